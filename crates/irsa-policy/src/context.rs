@@ -1,0 +1,407 @@
+//! The request being authorized: who, what, on which resource, with which
+//! condition keys, when.
+
+use std::net::IpAddr;
+
+use irsa_core::Clock;
+use time::OffsetDateTime;
+
+use crate::condition::parse_date;
+use crate::pattern::Vars;
+
+/// What kind of principal makes the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    /// The account's root user (`arn:aws:iam::ACCT:root`).
+    Root,
+    User,
+    /// A role session (`arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`).
+    AssumedRole,
+    /// `arn:aws:sts::ACCT:federated-user/NAME`.
+    FederatedUser,
+    /// A web-identity (OIDC) or SAML caller; `arn` is the provider ARN
+    /// (or a well-known provider name such as `accounts.google.com`).
+    Federated,
+    /// An AWS service principal such as `ec2.amazonaws.com`.
+    Service,
+    Anonymous,
+}
+
+impl PrincipalKind {
+    /// `aws:PrincipalType` as AWS reports it, when it has one.
+    fn principal_type(self) -> Option<&'static str> {
+        match self {
+            Self::Root => Some("Account"),
+            Self::User => Some("User"),
+            Self::AssumedRole => Some("AssumedRole"),
+            Self::FederatedUser => Some("FederatedUser"),
+            Self::Anonymous => Some("Anonymous"),
+            Self::Federated | Self::Service => None,
+        }
+    }
+
+    /// Principals that belong to an account and carry identity policies.
+    pub(crate) fn is_account_principal(self) -> bool {
+        matches!(
+            self,
+            Self::Root | Self::User | Self::AssumedRole | Self::FederatedUser
+        )
+    }
+}
+
+/// The caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestPrincipal {
+    pub kind: PrincipalKind,
+    /// The caller ARN (what GetCallerIdentity shows); for `Federated` the
+    /// provider ARN, for `Service` the service name, empty for anonymous.
+    pub arn: String,
+    /// The caller's account (empty when it has none).
+    pub account: String,
+    /// For role sessions: the role's IAM ARN (`arn:aws:iam::A:role/PATH/NAME`),
+    /// so a `Principal` naming the role matches its sessions.
+    pub role_arn: Option<String>,
+    /// The unique id (`AIDA…` for users, `AROA…:SESSION` for role sessions).
+    pub user_id: Option<String>,
+    /// For users: the user name (`aws:username`).
+    pub user_name: Option<String>,
+}
+
+impl RequestPrincipal {
+    pub fn new(kind: PrincipalKind, arn: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            kind,
+            arn: arn.into(),
+            account: account.into(),
+            role_arn: None,
+            user_id: None,
+            user_name: None,
+        }
+    }
+
+    pub fn root(account: &str) -> Self {
+        Self::new(
+            PrincipalKind::Root,
+            format!("arn:aws:iam::{account}:root"),
+            account,
+        )
+    }
+
+    pub fn user(arn: &str, account: &str, user_name: &str, user_id: &str) -> Self {
+        let mut p = Self::new(PrincipalKind::User, arn, account);
+        p.user_name = Some(user_name.to_owned());
+        p.user_id = Some(user_id.to_owned());
+        p
+    }
+
+    /// A role session; `user_id` is `AROA…:SESSION`.
+    pub fn assumed_role(session_arn: &str, role_arn: &str, account: &str, user_id: &str) -> Self {
+        let mut p = Self::new(PrincipalKind::AssumedRole, session_arn, account);
+        p.role_arn = Some(role_arn.to_owned());
+        p.user_id = Some(user_id.to_owned());
+        p
+    }
+
+    /// A web-identity caller federating through `provider` (an
+    /// `oidc-provider` ARN) that belongs to `account`.
+    pub fn web_identity(provider: &str, account: &str) -> Self {
+        Self::new(PrincipalKind::Federated, provider, account)
+    }
+
+    pub fn service(name: &str) -> Self {
+        Self::new(PrincipalKind::Service, name, "")
+    }
+
+    pub fn anonymous() -> Self {
+        Self::new(PrincipalKind::Anonymous, "", "")
+    }
+}
+
+/// One context value, with its typed readings computed once.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CtxValue {
+    pub text: String,
+    pub number: Option<f64>,
+    pub date: Option<i128>,
+    pub ip: Option<IpAddr>,
+}
+
+impl CtxValue {
+    fn new(text: String) -> Self {
+        let t = text.trim();
+        let number = t.parse::<f64>().ok().filter(|n| n.is_finite());
+        let date = parse_date(t);
+        let ip = t.parse::<IpAddr>().ok();
+        Self {
+            text,
+            number,
+            date,
+            ip,
+        }
+    }
+}
+
+/// The values of one condition key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextValues {
+    pub(crate) values: Vec<CtxValue>,
+    multi: bool,
+}
+
+impl ContextValues {
+    pub fn single(value: impl Into<String>) -> Self {
+        Self {
+            values: vec![CtxValue::new(value.into())],
+            multi: false,
+        }
+    }
+
+    pub fn multi<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            values: values
+                .into_iter()
+                .map(|v| CtxValue::new(v.into()))
+                .collect(),
+            multi: true,
+        }
+    }
+
+    pub fn is_multi_valued(&self) -> bool {
+        self.multi
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(|v| v.text.as_str())
+    }
+}
+
+impl From<&str> for ContextValues {
+    fn from(v: &str) -> Self {
+        Self::single(v)
+    }
+}
+impl From<String> for ContextValues {
+    fn from(v: String) -> Self {
+        Self::single(v)
+    }
+}
+impl From<bool> for ContextValues {
+    fn from(v: bool) -> Self {
+        Self::single(if v { "true" } else { "false" })
+    }
+}
+impl From<Vec<String>> for ContextValues {
+    fn from(v: Vec<String>) -> Self {
+        Self::multi(v)
+    }
+}
+impl From<Vec<&str>> for ContextValues {
+    fn from(v: Vec<&str>) -> Self {
+        Self::multi(v)
+    }
+}
+
+/// Everything a policy can look at for one request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    principal: RequestPrincipal,
+    action: String,
+    action_lc: String,
+    resource: String,
+    now: OffsetDateTime,
+    /// Keys are lower-cased: condition key names are case-insensitive.
+    /// A small vector beats hashing for the dozen keys a request carries.
+    keys: Vec<(Box<str>, ContextValues)>,
+    /// Keys this crate filled in itself (not reported as "given" in traces).
+    derived: Vec<Box<str>>,
+}
+
+impl RequestContext {
+    /// A context at time `now`. Fills `aws:CurrentTime`, `aws:EpochTime`,
+    /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
+    /// `aws:username` and `aws:userid` from the arguments; `insert` overrides them.
+    pub fn new(
+        principal: RequestPrincipal,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let action = action.into();
+        let mut ctx = Self {
+            action_lc: action.to_lowercase(),
+            action,
+            resource: resource.into(),
+            now,
+            keys: Vec::new(),
+            derived: Vec::new(),
+            principal,
+        };
+        let now_utc = now.to_offset(time::UtcOffset::UTC);
+        let current = now_utc
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        ctx.derive("aws:currenttime", current);
+        ctx.derive("aws:epochtime", now.unix_timestamp().to_string());
+        let p = ctx.principal.clone();
+        if p.kind.is_account_principal() {
+            let principal_arn = p.role_arn.clone().unwrap_or_else(|| p.arn.clone());
+            ctx.derive("aws:principalarn", principal_arn);
+            ctx.derive("aws:principalaccount", p.account.clone());
+        }
+        if let Some(t) = p.kind.principal_type() {
+            ctx.derive("aws:principaltype", t.to_owned());
+        }
+        if let Some(name) = p.user_name {
+            ctx.derive("aws:username", name);
+        }
+        if let Some(id) = p.user_id {
+            ctx.derive("aws:userid", id);
+        }
+        ctx
+    }
+
+    /// A context at the clock's current time.
+    pub fn at(
+        principal: RequestPrincipal,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        clock: &dyn Clock,
+    ) -> Self {
+        Self::new(principal, action, resource, clock.now_utc())
+    }
+
+    fn derive(&mut self, key: &str, value: String) {
+        self.put(key.into(), ContextValues::single(value));
+        self.derived.push(key.into());
+    }
+
+    fn put(&mut self, key_lc: Box<str>, values: ContextValues) {
+        match self.keys.iter_mut().find(|(k, _)| *k == key_lc) {
+            Some(slot) => slot.1 = values,
+            None => self.keys.push((key_lc, values)),
+        }
+    }
+
+    /// Set a condition key (case-insensitive name), replacing any value.
+    pub fn insert(&mut self, key: &str, values: impl Into<ContextValues>) {
+        let lc: Box<str> = key.to_lowercase().into();
+        self.derived.retain(|d| *d != lc);
+        self.put(lc, values.into());
+    }
+
+    /// Builder form of [`insert`](Self::insert).
+    #[must_use]
+    pub fn with(mut self, key: &str, values: impl Into<ContextValues>) -> Self {
+        self.insert(key, values);
+        self
+    }
+
+    /// Remove a key (also a derived one, e.g. to simulate its absence).
+    pub fn remove(&mut self, key: &str) {
+        let lc = key.to_lowercase();
+        self.keys.retain(|(k, _)| **k != *lc);
+        self.derived.retain(|d| **d != *lc);
+    }
+
+    /// The values of a key, looked up case-insensitively.
+    pub fn get(&self, key: &str) -> Option<&ContextValues> {
+        if key.bytes().any(|b| b.is_ascii_uppercase()) || !key.is_ascii() {
+            self.get_lc(&key.to_lowercase())
+        } else {
+            self.get_lc(key)
+        }
+    }
+
+    /// Lookup with an already lower-cased key (hot path, no allocation).
+    pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&ContextValues> {
+        let want = key_lc.as_bytes();
+        self.keys
+            .iter()
+            .find(|(k, _)| crate::pattern::bytes_eq(k.as_bytes(), want))
+            .map(|(_, v)| v)
+    }
+
+    /// All condition keys present (lower-cased), in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &ContextValues)> {
+        self.keys.iter().map(|(k, v)| (&**k, v))
+    }
+
+    pub fn principal(&self) -> &RequestPrincipal {
+        &self.principal
+    }
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+    pub(crate) fn action_lc(&self) -> &str {
+        &self.action_lc
+    }
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+    pub fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+}
+
+impl Vars for RequestContext {
+    fn var(&self, key_lc: &str) -> Option<&str> {
+        let values = self.get_lc(key_lc)?;
+        match values.values.as_slice() {
+            [one] => Some(one.text.as_str()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RequestContext {
+        RequestContext::new(
+            RequestPrincipal::user(
+                "arn:aws:iam::123456789012:user/Bob",
+                "123456789012",
+                "Bob",
+                "AIDAEXAMPLE",
+            ),
+            "s3:GetObject",
+            "arn:aws:s3:::b/k",
+            OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+        )
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_values_are_not() {
+        let c = ctx().with("S3:Prefix", "Home/");
+        assert_eq!(c.get("s3:prefix").unwrap().iter().next(), Some("Home/"));
+        assert_eq!(c.get("S3:PREFIX").unwrap().iter().next(), Some("Home/"));
+    }
+
+    #[test]
+    fn derived_keys() {
+        let c = ctx();
+        assert_eq!(
+            c.get("aws:CurrentTime").unwrap().iter().next(),
+            Some("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(
+            c.get("aws:EpochTime").unwrap().iter().next(),
+            Some("1700000000")
+        );
+        assert_eq!(c.get("aws:username").unwrap().iter().next(), Some("Bob"));
+        assert_eq!(
+            c.get("aws:PrincipalType").unwrap().iter().next(),
+            Some("User")
+        );
+        assert_eq!(c.var("aws:userid"), Some("AIDAEXAMPLE"));
+    }
+}
