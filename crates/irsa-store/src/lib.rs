@@ -1,0 +1,261 @@
+//! Durable storage for irsa: the [`Store`] trait and its SQLite / PostgreSQL
+//! backends (sqlx, embedded migrations), with secrets sealed at rest under a
+//! [`MasterKey`].
+//!
+//! Entry points: [`load_master_key`] (or [`MasterKey::from_base64`]), then
+//! [`open`] with a [`StoreConfig`], giving an `Arc<dyn Store>`.
+//!
+//! IAM semantics that need atomicity live here: names are unique
+//! case-insensitively, every mutation is one transaction, and mutations are
+//! serialised (SQLite `BEGIN IMMEDIATE`; PostgreSQL a row lock on
+//! `store_lock`), so limits hold under concurrency and concurrent creates of
+//! one name have exactly one winner.
+
+mod crypto;
+mod error;
+mod model;
+mod sql;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use irsa_core::{AccountId, SharedClock};
+
+pub use crypto::{
+    load_master_key, master_key_from_env, MasterKey, MasterKeySource, MASTER_KEY_ENV,
+    MASTER_KEY_FILE, MASTER_KEY_LEN,
+};
+pub use error::{Entity, StoreError};
+pub use model::*;
+pub use sql::normalize_provider_url;
+
+/// File name of the embedded SQLite database inside the data directory.
+pub const SQLITE_FILE: &str = "irsa.db";
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// `None` → SQLite at `<data_dir>/irsa.db`; `postgres://…` → PostgreSQL;
+    /// `sqlite://PATH` → SQLite at PATH.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub master_key: MasterKey,
+    /// The account whose ARNs the store builds (users, roles, policies,
+    /// OIDC providers).
+    pub account_id: AccountId,
+    /// Source of every timestamp the store writes.
+    pub clock: SharedClock,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(sql::redact_url),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("master_key", &self.master_key)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens (creating if needed) the store, applies migrations and checks the
+/// master key against the data. Errors are one line each, saying what to fix.
+pub async fn open(config: StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    let store = sql::SqlStore::open(config).await?;
+    Ok(Arc::new(store))
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything the server keeps. All methods are safe to call concurrently
+/// from many tasks and many replicas (PostgreSQL).
+///
+/// Names (users, roles, managed policies, inline policies) are matched
+/// case-insensitively; the case given at creation is kept for display.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    fn backend(&self) -> Backend;
+    fn account_id(&self) -> &AccountId;
+    /// Readiness: the database answers and the migrations are applied.
+    async fn ping(&self) -> Result<()>;
+    /// Closes the connection pool (graceful shutdown).
+    async fn close(&self);
+
+    // ------------------------------------------------------------ users
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    async fn get_user(&self, name: &str) -> Result<User>;
+    async fn get_user_by_id(&self, id: &str) -> Result<User>;
+    async fn list_users(&self, query: &ListQuery) -> Result<Page<User>>;
+    /// Rename and/or move; access keys, inline and attached policies follow.
+    async fn update_user(&self, name: &str, update: UserUpdate) -> Result<User>;
+    /// `DeleteConflict` while the user has access keys, inline or attached policies.
+    async fn delete_user(&self, name: &str) -> Result<()>;
+    /// Adds or overwrites tags (by key); more than 50 → `LimitExceeded`.
+    async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()>;
+    async fn untag_user(&self, name: &str, keys: &[String]) -> Result<()>;
+    async fn set_user_permissions_boundary(&self, name: &str, arn: Option<String>) -> Result<()>;
+
+    // ------------------------------------------------------ access keys
+    /// At most 2 per user (`LimitExceeded`); root keys are not limited so the
+    /// server can import a configured root key. The secret is returned once
+    /// here and sealed at rest.
+    async fn create_access_key(&self, key: NewAccessKey) -> Result<AccessKeyWithSecret>;
+    /// Lookup for SigV4 verification (any owner, any status).
+    async fn get_access_key(&self, id: &str) -> Result<AccessKeyWithSecret>;
+    /// Ordered by creation date.
+    async fn list_access_keys(&self, owner: &KeyOwner) -> Result<Vec<AccessKey>>;
+    async fn update_access_key_status(
+        &self,
+        owner: &KeyOwner,
+        id: &str,
+        status: AccessKeyStatus,
+    ) -> Result<()>;
+    async fn delete_access_key(&self, owner: &KeyOwner, id: &str) -> Result<()>;
+    /// Sets last-used date (now), service and region.
+    async fn record_access_key_use(&self, id: &str, service: &str, region: &str) -> Result<()>;
+
+    // ------------------------------------------------------------ roles
+    async fn create_role(&self, role: NewRole) -> Result<Role>;
+    async fn get_role(&self, name: &str) -> Result<Role>;
+    async fn get_role_by_id(&self, id: &str) -> Result<Role>;
+    async fn list_roles(&self, query: &ListQuery) -> Result<Page<Role>>;
+    async fn update_role(&self, name: &str, update: RoleUpdate) -> Result<Role>;
+    async fn update_assume_role_policy(&self, name: &str, document: String) -> Result<()>;
+    /// `DeleteConflict` while the role has inline or attached policies.
+    async fn delete_role(&self, name: &str) -> Result<()>;
+    async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()>;
+    async fn untag_role(&self, name: &str, keys: &[String]) -> Result<()>;
+    async fn set_role_permissions_boundary(&self, name: &str, arn: Option<String>) -> Result<()>;
+    /// Sets RoleLastUsed (now, region).
+    async fn record_role_use(&self, name: &str, region: &str) -> Result<()>;
+
+    // -------------------------------------------------- inline policies
+    /// Creates or replaces the inline policy `policy_name` of a user/role.
+    async fn put_inline_policy(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        policy_name: &str,
+        document: String,
+    ) -> Result<()>;
+    async fn get_inline_policy(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        policy_name: &str,
+    ) -> Result<InlinePolicy>;
+    /// Policy names, ordered case-insensitively.
+    async fn list_inline_policies(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+    ) -> Result<Vec<String>>;
+    async fn delete_inline_policy(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        policy_name: &str,
+    ) -> Result<()>;
+
+    // ------------------------------------------------------ attachments
+    /// Attaches a managed policy by ARN: one of this account's policies (must
+    /// exist) or an AWS-managed `arn:aws:iam::aws:policy/…`. Idempotent.
+    /// More than 10 per user/role → `LimitExceeded`.
+    async fn attach_policy(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        policy_arn: &str,
+    ) -> Result<()>;
+    async fn detach_policy(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        policy_arn: &str,
+    ) -> Result<()>;
+    /// Ordered by policy name; `path_prefix` filters on the policy's path.
+    async fn list_attached_policies(
+        &self,
+        kind: PrincipalKind,
+        principal: &str,
+        path_prefix: Option<&str>,
+    ) -> Result<Vec<AttachedPolicy>>;
+    async fn list_entities_for_policy(&self, policy_arn: &str) -> Result<PolicyEntities>;
+
+    // ------------------------------------------------- managed policies
+    /// Creates the policy with version `v1` as default.
+    async fn create_policy(&self, policy: NewPolicy) -> Result<ManagedPolicy>;
+    async fn get_policy(&self, arn: &str) -> Result<ManagedPolicy>;
+    /// `only_attached` keeps policies with a non-zero attachment count.
+    async fn list_policies(
+        &self,
+        query: &ListQuery,
+        only_attached: bool,
+    ) -> Result<Page<ManagedPolicy>>;
+    /// `DeleteConflict` while attached or while non-default versions exist.
+    async fn delete_policy(&self, arn: &str) -> Result<()>;
+    async fn tag_policy(&self, arn: &str, tags: Vec<Tag>) -> Result<()>;
+    async fn untag_policy(&self, arn: &str, keys: &[String]) -> Result<()>;
+    /// New version `v<n>` (ids never reused); a 6th version → `LimitExceeded`.
+    async fn create_policy_version(
+        &self,
+        arn: &str,
+        document: String,
+        set_as_default: bool,
+    ) -> Result<PolicyVersion>;
+    async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion>;
+    /// Newest first.
+    async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>>;
+    /// Deleting the default version → `DeleteConflict`.
+    async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
+    async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
+
+    // --------------------------------------------------- OIDC providers
+    /// The URL is normalised with [`normalize_provider_url`]; it is the
+    /// unique key. At most 100 client ids and 5 thumbprints.
+    async fn create_oidc_provider(&self, provider: NewOidcProvider) -> Result<OidcProvider>;
+    async fn get_oidc_provider(&self, arn: &str) -> Result<OidcProvider>;
+    /// Lookup by issuer URL (normalised first), e.g. a token's `iss`.
+    async fn find_oidc_provider_by_url(&self, url: &str) -> Result<OidcProvider>;
+    /// Ordered by URL.
+    async fn list_oidc_providers(&self) -> Result<Vec<OidcProvider>>;
+    async fn delete_oidc_provider(&self, arn: &str) -> Result<()>;
+    /// Idempotent.
+    async fn add_client_id(&self, arn: &str, client_id: &str) -> Result<()>;
+    /// Idempotent.
+    async fn remove_client_id(&self, arn: &str, client_id: &str) -> Result<()>;
+    async fn update_thumbprints(&self, arn: &str, thumbprints: Vec<String>) -> Result<()>;
+    async fn tag_oidc_provider(&self, arn: &str, tags: Vec<Tag>) -> Result<()>;
+    async fn untag_oidc_provider(&self, arn: &str, keys: &[String]) -> Result<()>;
+
+    // ---------------------------------------------------------- key ring
+    /// `AlreadyExists` if `(purpose, key_id)` exists. Inserted active.
+    async fn insert_server_key(&self, key: NewServerKey) -> Result<ServerKey>;
+    /// Inserts `key` only if `purpose` has no active, unexpired key; returns
+    /// the newest such key otherwise. Lets replicas bootstrap a key ring
+    /// concurrently without creating several keys.
+    async fn insert_server_key_if_absent(&self, key: NewServerKey) -> Result<ServerKey>;
+    /// All keys of a purpose (active or not), oldest first.
+    async fn list_server_keys(&self, purpose: &str) -> Result<Vec<ServerKey>>;
+    /// Marks a key inactive; `retire_after` defaults to now. It stays listed
+    /// so tokens it made still verify until `expires`.
+    async fn retire_server_key(
+        &self,
+        purpose: &str,
+        key_id: &str,
+        retire_after: Option<time::OffsetDateTime>,
+    ) -> Result<()>;
+    async fn delete_server_key(&self, purpose: &str, key_id: &str) -> Result<()>;
+}
