@@ -1,0 +1,200 @@
+//! The irsa HTTP server: configuration, bootstrap, router and middleware.
+//! Errors become HTTP exactly once, in the API layer; this crate wires
+//! the pieces together and owns the process lifecycle.
+
+pub mod bootstrap;
+pub mod config;
+pub mod middleware;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use irsa_core::{SharedClock, SystemClock};
+use irsa_store::{Store, StoreConfig, StoreError};
+
+use crate::bootstrap::RootCredentials;
+use crate::config::{Database, ServeConfig};
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Store(#[source] StoreError),
+    #[error("{0}")]
+    Bootstrap(String),
+    #[error("cannot listen on {addr}: {source}; is another process using the port? choose another with --listen")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+impl ServeError {
+    /// Startup problems the operator must fix (exit status 2).
+    pub fn is_startup(&self) -> bool {
+        !matches!(self, ServeError::Serve(_))
+    }
+}
+
+/// Shared state of every request handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<ServeConfig>,
+    pub store: Arc<dyn Store>,
+    pub clock: SharedClock,
+}
+
+/// Opens the store and ensures the root key: everything `run` does before
+/// it accepts connections. Tests use it to build a server in-process.
+pub async fn prepare(
+    config: ServeConfig,
+    clock: SharedClock,
+) -> Result<(AppState, RootCredentials), ServeError> {
+    let master_key = bootstrap::master_key(&config)?;
+    let database_url = match &config.database {
+        Database::EmbeddedSqlite => None,
+        Database::Postgres(url) => Some(url.expose().to_owned()),
+    };
+    let store = irsa_store::open(StoreConfig {
+        database_url,
+        data_dir: config.data_dir.clone(),
+        master_key,
+        account_id: config.account_id.clone(),
+        clock: clock.clone(),
+    })
+    .await
+    .map_err(ServeError::Store)?;
+    let root = bootstrap::ensure_root_credentials(store.as_ref(), &config).await?;
+    let state = AppState {
+        config: Arc::new(config),
+        store,
+        clock,
+    };
+    Ok((state, root))
+}
+
+/// The HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: store unavailable\n".to_owned(),
+            )
+        }
+    }
+}
+
+/// Runs `irsa serve` until `shutdown` resolves, then lets in-flight
+/// requests finish (bounded by the configured grace period).
+pub async fn run(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listen = config.listen;
+    let grace = config.shutdown_grace;
+    let (state, root) = prepare(config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: listen,
+            source,
+        })?;
+    announce(&state, &root, listener.local_addr().unwrap_or(listen));
+    let store = state.store.clone();
+    let app = router(state);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let mut stop_rx = stop_rx;
+    let result = tokio::select! {
+        result = server => result.map_err(ServeError::Serve),
+        () = async {
+            let _ = stop_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time");
+            Ok(())
+        }
+    };
+    store.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+fn announce(state: &AppState, root: &RootCredentials, addr: std::net::SocketAddr) {
+    if root.newly_generated {
+        // Printed once, on the start that created the key.
+        println!(
+            "Generated root credentials for account {account}:\n  aws_access_key_id     = {id}\n  aws_secret_access_key = {secret}\nSaved to {file} (mode 0600). Use them with:\n  export AWS_SHARED_CREDENTIALS_FILE={file} AWS_PROFILE={profile}",
+            account = state.config.account_id,
+            id = root.access_key_id,
+            secret = root.secret_access_key.expose(),
+            file = root
+                .file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            profile = bootstrap::ROOT_PROFILE,
+        );
+    }
+    tracing::info!(
+        %addr,
+        account = %state.config.account_id,
+        backend = ?state.store.backend(),
+        root_access_key_id = %root.access_key_id,
+        "irsa serving STS and IAM on http://{addr}"
+    );
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
