@@ -1,0 +1,406 @@
+//! Splitting and decoding a compact JWS without verifying it, and rendering
+//! decoded tokens for humans (`irsa token decode`). Pure: no I/O, time is a
+//! parameter.
+
+use std::fmt;
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+/// Shortest token STS accepts (`WebIdentityToken` length constraint).
+pub const MIN_TOKEN_LEN: usize = 4;
+/// Longest token STS accepts.
+pub const MAX_TOKEN_LEN: usize = 20_000;
+
+/// Which part of the compact JWS a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    Header,
+    Claims,
+    Signature,
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Segment::Header => "header",
+            Segment::Claims => "claims",
+            Segment::Signature => "signature",
+        })
+    }
+}
+
+/// Why a string is not a decodable JWT. Messages never quote the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("token length {0} is outside the allowed range of 4 to 20000 characters")]
+    Length(usize),
+    #[error("token is not a JWT: expected 3 dot-separated segments, found {0}")]
+    Segments(usize),
+    #[error("token {0} segment is empty")]
+    Empty(Segment),
+    #[error("token {0} segment is not valid base64url")]
+    Base64(Segment),
+    #[error("token {0} segment is not valid UTF-8")]
+    Utf8(Segment),
+    #[error("token {0} segment is not a JSON object")]
+    NotObject(Segment),
+    #[error("token {segment} segment is not valid JSON: {reason}")]
+    Json { segment: Segment, reason: String },
+}
+
+/// A JWS split and decoded, not verified.
+#[derive(Clone, PartialEq)]
+pub struct DecodedJwt {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signature: Vec<u8>,
+    /// `BASE64URL(header) "." BASE64URL(claims)`: the bytes the signature covers.
+    signing_input: String,
+}
+
+// Claims may carry personal data; Debug shows only the header.
+impl fmt::Debug for DecodedJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedJwt")
+            .field("header", &self.header)
+            .field("claims", &format_args!("{} claims", self.claims.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DecodedJwt {
+    pub fn header(&self) -> &Map<String, Value> {
+        &self.header
+    }
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+    /// The header's `alg`, if it is a string.
+    pub fn alg(&self) -> Option<&str> {
+        self.header.get("alg").and_then(Value::as_str)
+    }
+    /// The header's `kid`, if it is a string.
+    pub fn kid(&self) -> Option<&str> {
+        self.header.get("kid").and_then(Value::as_str)
+    }
+    /// A claim that is a string.
+    pub fn claim_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Splits and decodes a compact JWS. Surrounding whitespace (a token file's
+/// trailing newline) is ignored; everything else must be exact.
+pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
+    let token = token.trim();
+    let len = token.chars().count();
+    if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&len) {
+        return Err(JwtError::Length(len));
+    }
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err(JwtError::Segments(parts.len()));
+    }
+    let header = decode_object(parts[0], Segment::Header)?;
+    let claims = decode_object(parts[1], Segment::Claims)?;
+    let signature = decode_b64(parts[2], Segment::Signature)?;
+    let signing_input_len = parts[0].len() + 1 + parts[1].len();
+    Ok(DecodedJwt {
+        header,
+        claims,
+        signature,
+        signing_input: token[..signing_input_len].to_owned(),
+    })
+}
+
+fn decode_b64(segment: &str, which: Segment) -> Result<Vec<u8>, JwtError> {
+    if segment.is_empty() {
+        return Err(JwtError::Empty(which));
+    }
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| JwtError::Base64(which))
+}
+
+fn decode_object(segment: &str, which: Segment) -> Result<Map<String, Value>, JwtError> {
+    let bytes = decode_b64(segment, which)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| JwtError::Utf8(which))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(JwtError::NotObject(which)),
+        Err(e) => Err(JwtError::Json {
+            segment: which,
+            // serde_json's message names line/column, not content.
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Base64url without padding, as JOSE uses everywhere.
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding.
+pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+// ---------------------------------------------------------------------------
+// Rendering for `irsa token decode`.
+
+/// Claims whose values are NumericDate seconds.
+const TIME_CLAIMS: [&str; 4] = ["exp", "iat", "nbf", "auth_time"];
+
+/// A compact duration: "45s", "59m", "3h", "2h5m", "4d3h".
+pub fn humanize_seconds(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        (seconds % 86_400) / 3600,
+        (seconds % 3600) / 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m"),
+        (0, _, 0) => format!("{h}h"),
+        (0, _, _) => format!("{h}h{m}m"),
+        (_, 0, _) => format!("{d}d"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
+/// How a time claim relates to `now`, e.g. "expires in 59m", "expired 3h ago",
+/// "issued 2m ago", "valid since 2m ago", "not valid for another 5m".
+pub fn relative_time(claim: &str, at: i64, now: i64) -> String {
+    let delta = at - now;
+    let span = humanize_seconds(delta.unsigned_abs());
+    match (claim, delta >= 0) {
+        ("exp", true) => format!("expires in {span}"),
+        ("exp", false) => format!("expired {span} ago"),
+        ("nbf", true) => format!("not valid for another {span}"),
+        ("nbf", false) => format!("valid since {span} ago"),
+        ("iat", true) => format!("issued {span} in the future"),
+        ("iat", false) => format!("issued {span} ago"),
+        (_, true) => format!("in {span}"),
+        (_, false) => format!("{span} ago"),
+    }
+}
+
+/// RFC 3339 UTC for a Unix time, or `None` when out of range.
+pub fn format_unix(at: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Whole seconds of a finite NumericDate within ±10^15 s.
+pub(crate) fn f64_to_seconds(f: f64) -> Option<i64> {
+    if f.is_finite() && f.abs() < 1e15 {
+        // Range checked above, so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(f.trunc() as i64)
+    } else {
+        None
+    }
+}
+
+fn numeric_date(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            // Fractional NumericDates are legal; whole seconds are enough here.
+            .or_else(|| n.as_f64().and_then(f64_to_seconds)),
+        _ => None,
+    }
+}
+
+/// The time claims of a token (plus `kubernetes.io.warnafter`) with their
+/// human and relative forms.
+pub fn time_claims(jwt: &DecodedJwt, now: i64) -> Vec<(String, i64, String, String)> {
+    let mut out = Vec::new();
+    for name in TIME_CLAIMS {
+        if let Some(at) = jwt.claims.get(name).and_then(numeric_date) {
+            out.push((
+                name.to_owned(),
+                at,
+                format_unix(at).unwrap_or_else(|| "out of range".to_owned()),
+                relative_time(name, at, now),
+            ));
+        }
+    }
+    if let Some(at) = jwt
+        .claims
+        .get("kubernetes.io")
+        .and_then(|k| k.get("warnafter"))
+        .and_then(numeric_date)
+    {
+        out.push((
+            "kubernetes.io.warnafter".to_owned(),
+            at,
+            format_unix(at).unwrap_or_else(|| "out of range".to_owned()),
+            relative_time("warnafter", at, now),
+        ));
+    }
+    out
+}
+
+/// Multi-line human rendering: header, claims (pretty JSON) and time claims.
+pub fn render_human(jwt: &DecodedJwt, now: i64) -> String {
+    let pretty = |m: &Map<String, Value>| {
+        serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".to_owned())
+    };
+    let mut out = String::new();
+    out.push_str("Header:\n");
+    out.push_str(&pretty(&jwt.header));
+    out.push_str("\nClaims:\n");
+    out.push_str(&pretty(&jwt.claims));
+    out.push('\n');
+    let times = time_claims(jwt, now);
+    if !times.is_empty() {
+        out.push_str("Times:\n");
+        for (name, at, utc, rel) in times {
+            let _ = writeln!(out, "  {name:<24} {at}  {utc}  ({rel})");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Signature: {} bytes (not verified)",
+        jwt.signature.len()
+    );
+    out
+}
+
+/// JSON rendering for scripts: `{header, claims, times: {exp: {unix, utc,
+/// relative}}, expired, signature_bytes, verified: false}`.
+pub fn render_json(jwt: &DecodedJwt, now: i64) -> Value {
+    let mut times = Map::new();
+    for (name, at, utc, rel) in time_claims(jwt, now) {
+        times.insert(
+            name,
+            serde_json::json!({"unix": at, "utc": utc, "relative": rel}),
+        );
+    }
+    let expired = jwt
+        .claims
+        .get("exp")
+        .and_then(numeric_date)
+        .map(|exp| exp <= now);
+    serde_json::json!({
+        "header": jwt.header,
+        "claims": jwt.claims,
+        "times": times,
+        "expired": expired,
+        "signature_bytes": jwt.signature.len(),
+        "verified": false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(v: &Value) -> String {
+        b64url(serde_json::to_string(v).unwrap().as_bytes())
+    }
+
+    fn token(h: &Value, c: &Value) -> String {
+        format!("{}.{}.{}", enc(h), enc(c), b64url(b"sig"))
+    }
+
+    #[test]
+    fn decodes_a_well_formed_token() {
+        let t = token(
+            &serde_json::json!({"alg":"RS256","kid":"k1"}),
+            &serde_json::json!({"sub":"x","exp":10}),
+        );
+        let d = decode(&format!("{t}\n")).unwrap();
+        assert_eq!(d.alg(), Some("RS256"));
+        assert_eq!(d.kid(), Some("k1"));
+        assert_eq!(d.claim_str("sub"), Some("x"));
+        assert_eq!(d.signature(), b"sig");
+        let dot2 = t.rfind('.').unwrap();
+        assert_eq!(d.signing_input(), &t.as_bytes()[..dot2]);
+    }
+
+    #[test]
+    fn precise_errors_for_garbage() {
+        assert_eq!(decode("abc"), Err(JwtError::Length(3)));
+        assert_eq!(decode(&"a".repeat(20_001)), Err(JwtError::Length(20_001)));
+        assert_eq!(decode("abcd"), Err(JwtError::Segments(1)));
+        assert_eq!(decode("a.b.c.d"), Err(JwtError::Segments(4)));
+        assert_eq!(
+            decode("!!!!.e30.c2ln"),
+            Err(JwtError::Base64(Segment::Header))
+        );
+        assert_eq!(decode("e30..c2ln"), Err(JwtError::Empty(Segment::Claims)));
+        assert_eq!(
+            decode("e30.e30.@@"),
+            Err(JwtError::Base64(Segment::Signature))
+        );
+        let not_utf8 = b64url(&[0xff, 0xfe, 0x7b]);
+        assert_eq!(
+            decode(&format!("e30.{not_utf8}.c2ln")),
+            Err(JwtError::Utf8(Segment::Claims))
+        );
+        let arr = b64url(b"[1,2]");
+        assert_eq!(
+            decode(&format!("{arr}.e30.c2ln")),
+            Err(JwtError::NotObject(Segment::Header))
+        );
+        let bad = b64url(b"{\"a\":");
+        assert!(matches!(
+            decode(&format!("e30.{bad}.c2ln")),
+            Err(JwtError::Json {
+                segment: Segment::Claims,
+                ..
+            })
+        ));
+        // padding is not base64url-no-pad
+        assert_eq!(
+            decode("e30=.e30.c2ln"),
+            Err(JwtError::Base64(Segment::Header))
+        );
+    }
+
+    #[test]
+    fn humanized_relative_times() {
+        assert_eq!(relative_time("exp", 1000 + 59 * 60, 1000), "expires in 59m");
+        assert_eq!(
+            relative_time("exp", 1000, 1000 + 3 * 3600),
+            "expired 3h ago"
+        );
+        assert_eq!(relative_time("iat", 880, 1000), "issued 2m ago");
+        assert_eq!(relative_time("nbf", 1300, 1000), "not valid for another 5m");
+        assert_eq!(humanize_seconds(45), "45s");
+        assert_eq!(humanize_seconds(7500), "2h5m");
+        assert_eq!(humanize_seconds(3 * 86_400 + 3600), "3d1h");
+    }
+
+    #[test]
+    fn renders_times_for_humans_and_scripts() {
+        let t = token(
+            &serde_json::json!({"alg":"RS256"}),
+            &serde_json::json!({"exp": 1_700_003_540, "iat": 1_700_000_000,
+                "kubernetes.io": {"warnafter": 1_700_000_600}}),
+        );
+        let d = decode(&t).unwrap();
+        let human = render_human(&d, 1_700_000_000);
+        assert!(human.contains("expires in 59m"), "{human}");
+        assert!(human.contains("2023-11-14T22:13:20Z"), "{human}");
+        assert!(human.contains("kubernetes.io.warnafter"), "{human}");
+        let json = render_json(&d, 1_700_010_000);
+        assert_eq!(json["expired"], Value::Bool(true));
+        assert_eq!(json["times"]["exp"]["relative"], "expired 1h47m ago");
+        assert_eq!(json["verified"], Value::Bool(false));
+    }
+}
