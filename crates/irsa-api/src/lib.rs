@@ -1,17 +1,30 @@
 //! The AWS Query protocol layer of irsa: decoding of STS/IAM requests
 //! (form body or query string) into typed, validated per-operation requests,
 //! XML/JSON response encoding, the one error type with AWS's code table, and
-//! stateless sealed session tokens. No I/O happens here.
+//! stateless sealed session tokens; and the service itself
+//! ([`AwsApi`]: authentication, authorization and the STS/IAM operations
+//! against the store).
 
+pub mod auth;
+pub mod authorize;
 pub mod error;
+pub mod iam;
 pub mod model;
 pub mod protocol;
+pub mod service;
 pub mod session_token;
+pub mod sts;
+pub mod web_identity;
 
+pub use auth::{Caller, CallerKind};
 pub use error::{ApiError, DenialReason, ErrorCode, Fault, PolicyKind};
 pub use model::{decode_request, route, service_of, Request};
 pub use protocol::query::{parse_query, Params, QueryRequest};
 pub use protocol::response::{Node, ResponseFormat, REQUEST_ID_HEADER};
+pub use service::{
+    store_error, AwsApi, HttpRequest, HttpResponse, RequestInfo, WebIdentityVerifier,
+    SESSION_TOKEN_KEY_PURPOSE,
+};
 pub use session_token::{KeyRing, SessionClaims, SessionKey, SessionTokenError};
 
 /// The two AWS services irsa speaks on one port.

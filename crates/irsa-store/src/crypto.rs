@@ -54,7 +54,7 @@ impl MasterKey {
     pub fn from_base64(text: &str) -> Result<Self, StoreError> {
         let trimmed = text.trim();
         let padded;
-        let input = if trimmed.len() % 4 == 0 {
+        let input = if trimmed.len().is_multiple_of(4) {
             trimmed
         } else {
             padded = format!("{trimmed}{}", "=".repeat(4 - trimmed.len() % 4));

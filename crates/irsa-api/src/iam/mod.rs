@@ -1,0 +1,1247 @@
+//! IAM operations: users, access keys, inline policies, roles, managed
+//! policies and versions, attachments, permissions boundaries, OIDC
+//! providers, account summary. Result shapes follow botocore's model.
+
+use irsa_policy::{PolicyKind as DocKind, SizeLimit};
+use irsa_store::{
+    AccessKeyStatus, KeyOwner, ListQuery, ManagedPolicy, NewAccessKey, NewOidcProvider, NewPolicy,
+    NewRole, NewUser, OidcProvider, PrincipalKind, Role, RoleUpdate, StoreError, User, UserUpdate,
+};
+
+use crate::auth::{Caller, CallerKind};
+use crate::authorize::{managed_document, validate_document};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{checks, Request, Tag};
+use crate::protocol::response::{encode_policy_document, Node};
+use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
+
+mod simulate;
+
+const AWS_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy/";
+
+/// Built-in AWS managed policies (read-only), written for irsa's own
+/// actions and the services IRSA tutorials use.
+const AWS_MANAGED: &[(&str, &str, &str)] = &[
+    (
+        "AdministratorAccess",
+        "ANPAIWMBCKSKIEE64ZLYK",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    ),
+    (
+        "ReadOnlyAccess",
+        "ANPAILL3HVNFSB6DCOWYQ",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:GetCallerIdentity","s3:Get*","s3:List*","dynamodb:Describe*","dynamodb:Get*","dynamodb:List*","dynamodb:Query","dynamodb:Scan","dynamodb:BatchGetItem"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonS3ReadOnlyAccess",
+        "ANPAIZTJ4DXE7G6AGAE6M",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}]}"#,
+    ),
+];
+
+/// The document of a built-in AWS managed policy.
+pub fn aws_managed_document(arn: &str) -> Option<&'static str> {
+    let name = arn.strip_prefix(AWS_POLICY_PREFIX)?;
+    AWS_MANAGED
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, d)| *d)
+}
+
+fn aws_managed_policies(now: time::OffsetDateTime) -> Vec<ManagedPolicy> {
+    AWS_MANAGED
+        .iter()
+        .map(|(name, id, _)| ManagedPolicy {
+            name: (*name).to_owned(),
+            path: "/".to_owned(),
+            id: (*id).to_owned(),
+            arn: format!("{AWS_POLICY_PREFIX}{name}"),
+            description: None,
+            tags: Vec::new(),
+            create_date: now,
+            update_date: now,
+            default_version_id: "v1".to_owned(),
+            attachment_count: 0,
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------- helpers
+
+fn tags_node(tags: &[irsa_store::Tag]) -> Node {
+    Node::list(
+        tags.iter()
+            .map(|t| Node::object().with("Key", &t.key).with("Value", &t.value)),
+    )
+}
+
+fn store_tags(tags: &[Tag]) -> Vec<irsa_store::Tag> {
+    tags.iter()
+        .map(|t| irsa_store::Tag::new(t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+fn boundary_node(arn: Option<&String>) -> Option<Node> {
+    arn.map(|a| {
+        Node::object()
+            .with("PermissionsBoundaryType", "Policy")
+            .with("PermissionsBoundaryArn", a)
+    })
+}
+
+fn user_node(u: &User) -> Node {
+    let mut n = Node::object()
+        .with("Path", &u.path)
+        .with("UserName", &u.name)
+        .with("UserId", &u.id)
+        .with("Arn", &u.arn)
+        .with("CreateDate", u.create_date)
+        .with_opt(
+            "PermissionsBoundary",
+            boundary_node(u.permissions_boundary.as_ref()),
+        );
+    if !u.tags.is_empty() {
+        n = n.with("Tags", tags_node(&u.tags));
+    }
+    n
+}
+
+fn role_node(r: &Role, full: bool) -> Node {
+    let mut n = Node::object()
+        .with("Path", &r.path)
+        .with("RoleName", &r.name)
+        .with("RoleId", &r.id)
+        .with("Arn", &r.arn)
+        .with("CreateDate", r.create_date)
+        .with(
+            "AssumeRolePolicyDocument",
+            encode_policy_document(&r.assume_role_policy_document),
+        )
+        .with_opt("Description", r.description.as_ref())
+        .with("MaxSessionDuration", r.max_session_duration);
+    if full {
+        n = n.with_opt(
+            "PermissionsBoundary",
+            boundary_node(r.permissions_boundary.as_ref()),
+        );
+        if !r.tags.is_empty() {
+            n = n.with("Tags", tags_node(&r.tags));
+        }
+        let mut last = Node::object();
+        if let Some(l) = &r.last_used {
+            last = last
+                .with("LastUsedDate", l.date)
+                .with_opt("Region", l.region.as_ref());
+        }
+        n = n.with("RoleLastUsed", last);
+    }
+    n
+}
+
+fn policy_node(p: &ManagedPolicy) -> Node {
+    let mut n = Node::object()
+        .with("PolicyName", &p.name)
+        .with("PolicyId", &p.id)
+        .with("Arn", &p.arn)
+        .with("Path", &p.path)
+        .with("DefaultVersionId", &p.default_version_id)
+        .with("AttachmentCount", p.attachment_count)
+        .with("PermissionsBoundaryUsageCount", 0_i64)
+        .with("IsAttachable", true)
+        .with_opt("Description", p.description.as_ref())
+        .with("CreateDate", p.create_date)
+        .with("UpdateDate", p.update_date);
+    if !p.tags.is_empty() {
+        n = n.with("Tags", tags_node(&p.tags));
+    }
+    n
+}
+
+fn version_node(v: &irsa_store::PolicyVersion, with_document: bool) -> Node {
+    let mut n = Node::object();
+    if with_document {
+        n = n.with("Document", encode_policy_document(&v.document));
+    }
+    n.with("VersionId", &v.version_id)
+        .with("IsDefaultVersion", v.is_default)
+        .with("CreateDate", v.create_date)
+}
+
+fn provider_node(p: &OidcProvider) -> Node {
+    let url = p.url.strip_prefix("https://").unwrap_or(&p.url);
+    let mut n = Node::object()
+        .with("Url", url)
+        .with("ClientIDList", Node::list(p.client_ids.iter()))
+        .with("ThumbprintList", Node::list(p.thumbprints.iter()))
+        .with("CreateDate", p.create_date);
+    if !p.tags.is_empty() {
+        n = n.with("Tags", tags_node(&p.tags));
+    }
+    n
+}
+
+fn list_query(
+    path_prefix: Option<&String>,
+    marker: Option<&String>,
+    max: Option<i32>,
+) -> ListQuery {
+    ListQuery {
+        path_prefix: path_prefix.cloned(),
+        marker: marker.cloned(),
+        max_items: max.and_then(|m| u32::try_from(m).ok()),
+    }
+}
+
+/// Pages an in-memory list: the marker is the index of the next item.
+fn page<T>(
+    items: Vec<T>,
+    marker: Option<&String>,
+    max: Option<i32>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let start = match marker {
+        Some(m) => m.parse::<usize>().map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                "Invalid value for parameter Marker",
+            )
+        })?,
+        None => 0,
+    };
+    let max = usize::try_from(max.unwrap_or(100))
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let total = items.len();
+    let out: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let next = start + out.len();
+    let marker = (next < total).then(|| next.to_string());
+    Ok((out, marker))
+}
+
+fn paged(node: Node, list_name: &str, items: Vec<Node>, marker: Option<String>) -> Node {
+    node.with(list_name, Node::List(items))
+        .with("IsTruncated", marker.is_some())
+        .with_opt("Marker", marker)
+}
+
+fn not_found_policy(arn: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::NoSuchEntity,
+        format!("Policy {arn} does not exist or is not attachable."),
+    )
+}
+
+async fn require_policy(api: &AwsApi, arn: &str) -> Result<(), ApiError> {
+    match managed_document(api, arn).await? {
+        Some(_) => Ok(()),
+        None => Err(not_found_policy(arn)),
+    }
+}
+
+fn read_only_aws(arn: &str) -> Result<(), ApiError> {
+    if arn.starts_with(AWS_POLICY_PREFIX) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("Policy {arn} is an AWS managed policy and cannot be modified."),
+        ));
+    }
+    Ok(())
+}
+
+/// The user an access-key call is about: the named one, else the caller.
+fn key_owner(caller: &Caller, name: Option<&String>) -> Result<KeyOwner, ApiError> {
+    match (name, &caller.kind) {
+        (Some(n), _) => Ok(KeyOwner::User(n.clone())),
+        (None, CallerKind::Root | CallerKind::RootSession) => Ok(KeyOwner::Root),
+        (None, CallerKind::User { name, .. } | CallerKind::UserSession { name, .. }) => {
+            Ok(KeyOwner::User(name.clone()))
+        }
+        (None, CallerKind::RoleSession { .. }) => Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "Must specify userName when calling with non-User credentials",
+        )),
+    }
+}
+
+fn owner_name(owner: &KeyOwner) -> Option<&str> {
+    match owner {
+        KeyOwner::User(n) => Some(n),
+        KeyOwner::Root => None,
+    }
+}
+
+fn inline_limit(kind: PrincipalKind) -> SizeLimit {
+    match kind {
+        PrincipalKind::User => SizeLimit::InlineUserPolicies,
+        PrincipalKind::Role => SizeLimit::InlineRolePolicies,
+    }
+}
+
+// ------------------------------------------------------------ dispatch
+
+pub(crate) async fn dispatch(
+    api: &AwsApi,
+    caller: &Caller,
+    req: Request,
+    _info: &RequestInfo,
+) -> Result<Option<Node>, ApiError> {
+    use Request as R;
+    let st = api.store();
+    let node = match req {
+        // ---------------------------------------------------- users
+        R::CreateUser(r) => {
+            if let Some(b) = &r.permissions_boundary {
+                require_policy(api, b).await?;
+            }
+            let u = st
+                .create_user(NewUser {
+                    name: r.user_name,
+                    path: r.path.unwrap_or_else(|| "/".to_owned()),
+                    tags: store_tags(&r.tags),
+                    permissions_boundary: r.permissions_boundary,
+                })
+                .await
+                .map_err(store_error)?;
+            Node::object().with("User", user_node(&u))
+        }
+        R::GetUser(r) => {
+            let name = match (&r.user_name, &caller.kind) {
+                (Some(n), _) => n.clone(),
+                (None, CallerKind::User { name, .. } | CallerKind::UserSession { name, .. }) => {
+                    name.clone()
+                }
+                (None, CallerKind::Root | CallerKind::RootSession) => {
+                    return Ok(Some(
+                        Node::object().with(
+                            "User",
+                            Node::object()
+                                .with("UserId", caller.account.as_str())
+                                .with("Arn", caller.arn())
+                                .with("CreateDate", time::OffsetDateTime::UNIX_EPOCH),
+                        ),
+                    ))
+                }
+                (None, CallerKind::RoleSession { .. }) => {
+                    return Err(ApiError::new(
+                        ErrorCode::ValidationError,
+                        "Must specify userName when calling with non-User credentials",
+                    ))
+                }
+            };
+            let u = st.get_user(&name).await.map_err(store_error)?;
+            Node::object().with("User", user_node(&u))
+        }
+        R::ListUsers(r) => {
+            let p = st
+                .list_users(&list_query(
+                    r.path_prefix.as_ref(),
+                    r.marker.as_ref(),
+                    r.max_items,
+                ))
+                .await
+                .map_err(store_error)?;
+            let items = p.items.iter().map(user_node).collect();
+            paged(Node::object(), "Users", items, p.marker)
+        }
+        R::UpdateUser(r) => {
+            st.update_user(
+                &r.user_name,
+                UserUpdate {
+                    new_name: r.new_user_name,
+                    new_path: r.new_path,
+                },
+            )
+            .await
+            .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeleteUser(r) => {
+            st.delete_user(&r.user_name).await.map_err(store_error)?;
+            return Ok(None);
+        }
+        R::TagUser(r) => {
+            st.tag_user(&r.user_name, store_tags(&r.tags))
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::UntagUser(r) => {
+            st.untag_user(&r.user_name, &r.tag_keys)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::ListUserTags(r) => {
+            let u = st.get_user(&r.user_name).await.map_err(store_error)?;
+            let (items, marker) = page(u.tags, r.marker.as_ref(), r.max_items)?;
+            paged(Node::object(), "Tags", vec_nodes(&items), marker)
+        }
+        R::PutUserPermissionsBoundary(r) => {
+            require_policy(api, &r.permissions_boundary).await?;
+            st.set_user_permissions_boundary(&r.user_name, Some(r.permissions_boundary))
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeleteUserPermissionsBoundary(r) => {
+            st.set_user_permissions_boundary(&r.user_name, None)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        // ---------------------------------------------- access keys
+        R::CreateAccessKey(r) => {
+            let owner = key_owner(caller, r.user_name.as_ref())?;
+            let new = match &owner {
+                KeyOwner::Root => NewAccessKey::for_root(),
+                KeyOwner::User(n) => NewAccessKey::for_user(n.clone()),
+            };
+            if let KeyOwner::User(n) = &owner {
+                st.get_user(n).await.map_err(store_error)?;
+            }
+            let k = st.create_access_key(new).await.map_err(store_error)?;
+            let mut key = Node::object();
+            if let Some(n) = owner_name(&owner) {
+                key = key.with("UserName", n);
+            }
+            key = key
+                .with("AccessKeyId", &k.key.id)
+                .with("Status", k.key.status.as_str())
+                .with("SecretAccessKey", &k.secret)
+                .with("CreateDate", k.key.create_date);
+            Node::object().with("AccessKey", key)
+        }
+        R::ListAccessKeys(r) => {
+            let owner = key_owner(caller, r.user_name.as_ref())?;
+            if let KeyOwner::User(n) = &owner {
+                st.get_user(n).await.map_err(store_error)?;
+            }
+            let keys = st.list_access_keys(&owner).await.map_err(store_error)?;
+            let (keys, marker) = page(keys, r.marker.as_ref(), r.max_items)?;
+            let items = keys
+                .iter()
+                .map(|k| {
+                    let mut n = Node::object();
+                    if let Some(u) = owner_name(&owner) {
+                        n = n.with("UserName", u);
+                    }
+                    n.with("AccessKeyId", &k.id)
+                        .with("Status", k.status.as_str())
+                        .with("CreateDate", k.create_date)
+                })
+                .collect();
+            paged(Node::object(), "AccessKeyMetadata", items, marker)
+        }
+        R::UpdateAccessKey(r) => {
+            let owner = key_owner(caller, r.user_name.as_ref())?;
+            let status = match r.status.as_str() {
+                "Active" => AccessKeyStatus::Active,
+                "Inactive" => AccessKeyStatus::Inactive,
+                other => {
+                    return Err(ApiError::new(
+                        ErrorCode::ValidationError,
+                        format!("Status {other} cannot be set on an access key."),
+                    ))
+                }
+            };
+            st.update_access_key_status(&owner, &r.access_key_id, status)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeleteAccessKey(r) => {
+            let owner = key_owner(caller, r.user_name.as_ref())?;
+            st.delete_access_key(&owner, &r.access_key_id)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::GetAccessKeyLastUsed(r) => {
+            let k = match st.get_access_key(&r.access_key_id).await {
+                Ok(k) => k.key,
+                Err(StoreError::NotFound { .. }) => return Err(ApiError::new(
+                    ErrorCode::AccessDenied,
+                    "The specified access key does not exist or does not belong to this account.",
+                )),
+                Err(err) => return Err(store_error(err)),
+            };
+            let last = match &k.last_used {
+                Some(l) => Node::object()
+                    .with("LastUsedDate", l.date)
+                    .with("ServiceName", l.service.as_deref().unwrap_or("N/A"))
+                    .with("Region", l.region.as_deref().unwrap_or("N/A")),
+                None => Node::object()
+                    .with("ServiceName", "N/A")
+                    .with("Region", "N/A"),
+            };
+            Node::object()
+                .with("UserName", owner_name(&k.owner).unwrap_or("root"))
+                .with("AccessKeyLastUsed", last)
+        }
+        // ------------------------------------------ inline policies
+        R::PutUserPolicy(r) => {
+            put_inline(
+                api,
+                PrincipalKind::User,
+                &r.user_name,
+                &r.policy_name,
+                r.policy_document,
+            )
+            .await?;
+            return Ok(None);
+        }
+        R::PutRolePolicy(r) => {
+            put_inline(
+                api,
+                PrincipalKind::Role,
+                &r.role_name,
+                &r.policy_name,
+                r.policy_document,
+            )
+            .await?;
+            return Ok(None);
+        }
+        R::GetUserPolicy(r) => {
+            let p = st
+                .get_inline_policy(PrincipalKind::User, &r.user_name, &r.policy_name)
+                .await
+                .map_err(store_error)?;
+            Node::object()
+                .with("UserName", r.user_name)
+                .with("PolicyName", p.name)
+                .with("PolicyDocument", encode_policy_document(&p.document))
+        }
+        R::GetRolePolicy(r) => {
+            let p = st
+                .get_inline_policy(PrincipalKind::Role, &r.role_name, &r.policy_name)
+                .await
+                .map_err(store_error)?;
+            Node::object()
+                .with("RoleName", r.role_name)
+                .with("PolicyName", p.name)
+                .with("PolicyDocument", encode_policy_document(&p.document))
+        }
+        R::ListUserPolicies(r) => {
+            let names = st
+                .list_inline_policies(PrincipalKind::User, &r.user_name)
+                .await
+                .map_err(store_error)?;
+            let (names, marker) = page(names, r.marker.as_ref(), r.max_items)?;
+            paged(
+                Node::object(),
+                "PolicyNames",
+                names.into_iter().map(Node::from).collect(),
+                marker,
+            )
+        }
+        R::ListRolePolicies(r) => {
+            let names = st
+                .list_inline_policies(PrincipalKind::Role, &r.role_name)
+                .await
+                .map_err(store_error)?;
+            let (names, marker) = page(names, r.marker.as_ref(), r.max_items)?;
+            paged(
+                Node::object(),
+                "PolicyNames",
+                names.into_iter().map(Node::from).collect(),
+                marker,
+            )
+        }
+        R::DeleteUserPolicy(r) => {
+            st.delete_inline_policy(PrincipalKind::User, &r.user_name, &r.policy_name)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeleteRolePolicy(r) => {
+            st.delete_inline_policy(PrincipalKind::Role, &r.role_name, &r.policy_name)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        // ---------------------------------------------------- roles
+        R::CreateRole(r) => {
+            validate_document(
+                &r.assume_role_policy_document,
+                DocKind::Trust,
+                SizeLimit::RoleTrustPolicy,
+                false,
+            )?;
+            if let Some(b) = &r.permissions_boundary {
+                require_policy(api, b).await?;
+            }
+            let role = st
+                .create_role(NewRole {
+                    name: r.role_name,
+                    path: r.path.unwrap_or_else(|| "/".to_owned()),
+                    assume_role_policy_document: r.assume_role_policy_document,
+                    max_session_duration: r
+                        .max_session_duration
+                        .and_then(|d| u32::try_from(d).ok())
+                        .unwrap_or(3600),
+                    description: r.description,
+                    permissions_boundary: r.permissions_boundary,
+                    tags: store_tags(&r.tags),
+                })
+                .await
+                .map_err(store_error)?;
+            Node::object().with("Role", role_node(&role, true))
+        }
+        R::GetRole(r) => {
+            let role = st.get_role(&r.role_name).await.map_err(store_error)?;
+            Node::object().with("Role", role_node(&role, true))
+        }
+        R::ListRoles(r) => {
+            let p = st
+                .list_roles(&list_query(
+                    r.path_prefix.as_ref(),
+                    r.marker.as_ref(),
+                    r.max_items,
+                ))
+                .await
+                .map_err(store_error)?;
+            let items = p.items.iter().map(|x| role_node(x, false)).collect();
+            paged(Node::object(), "Roles", items, p.marker)
+        }
+        R::UpdateRole(r) => {
+            st.update_role(
+                &r.role_name,
+                RoleUpdate {
+                    description: r.description,
+                    max_session_duration: r
+                        .max_session_duration
+                        .and_then(|d| u32::try_from(d).ok()),
+                },
+            )
+            .await
+            .map_err(store_error)?;
+            Node::object()
+        }
+        R::UpdateRoleDescription(r) => {
+            let role = st
+                .update_role(
+                    &r.role_name,
+                    RoleUpdate {
+                        description: Some(r.description),
+                        max_session_duration: None,
+                    },
+                )
+                .await
+                .map_err(store_error)?;
+            Node::object().with("Role", role_node(&role, true))
+        }
+        R::UpdateAssumeRolePolicy(r) => {
+            validate_document(
+                &r.policy_document,
+                DocKind::Trust,
+                SizeLimit::RoleTrustPolicy,
+                false,
+            )?;
+            st.update_assume_role_policy(&r.role_name, r.policy_document)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeleteRole(r) => {
+            st.delete_role(&r.role_name).await.map_err(store_error)?;
+            return Ok(None);
+        }
+        R::TagRole(r) => {
+            st.tag_role(&r.role_name, store_tags(&r.tags))
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::UntagRole(r) => {
+            st.untag_role(&r.role_name, &r.tag_keys)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::ListRoleTags(r) => {
+            let role = st.get_role(&r.role_name).await.map_err(store_error)?;
+            let (items, marker) = page(role.tags, r.marker.as_ref(), r.max_items)?;
+            paged(Node::object(), "Tags", vec_nodes(&items), marker)
+        }
+        R::PutRolePermissionsBoundary(r) => {
+            require_policy(api, &r.permissions_boundary).await?;
+            st.set_role_permissions_boundary(&r.role_name, Some(r.permissions_boundary))
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeleteRolePermissionsBoundary(r) => {
+            st.set_role_permissions_boundary(&r.role_name, None)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        // ----------------------------------------- managed policies
+        R::CreatePolicy(r) => {
+            validate_document(
+                &r.policy_document,
+                DocKind::Identity,
+                SizeLimit::ManagedPolicy,
+                false,
+            )?;
+            let p = st
+                .create_policy(NewPolicy {
+                    name: r.policy_name,
+                    path: r.path.unwrap_or_else(|| "/".to_owned()),
+                    description: r.description,
+                    document: r.policy_document,
+                    tags: store_tags(&r.tags),
+                })
+                .await
+                .map_err(store_error)?;
+            Node::object().with("Policy", policy_node(&p))
+        }
+        R::GetPolicy(r) => {
+            let p = get_policy(api, &r.policy_arn).await?;
+            Node::object().with("Policy", policy_node(&p))
+        }
+        R::ListPolicies(r) => {
+            let scope = r.scope.as_deref().unwrap_or("All");
+            let mut items = Vec::new();
+            let mut marker = None;
+            if scope != "AWS" {
+                let p = st
+                    .list_policies(
+                        &list_query(r.path_prefix.as_ref(), r.marker.as_ref(), r.max_items),
+                        r.only_attached.unwrap_or(false),
+                    )
+                    .await
+                    .map_err(store_error)?;
+                items.extend(p.items.iter().map(policy_node));
+                marker = p.marker;
+            }
+            // AWS managed policies follow the last page of local ones (never attached-counted).
+            if scope != "Local" && marker.is_none() && !r.only_attached.unwrap_or(false) {
+                let prefix = r.path_prefix.as_deref().unwrap_or("/");
+                items.extend(
+                    aws_managed_policies(api.now())
+                        .iter()
+                        .filter(|p| p.path.starts_with(prefix))
+                        .map(policy_node),
+                );
+            }
+            paged(Node::object(), "Policies", items, marker)
+        }
+        R::DeletePolicy(r) => {
+            read_only_aws(&r.policy_arn)?;
+            st.delete_policy(&r.policy_arn).await.map_err(store_error)?;
+            return Ok(None);
+        }
+        R::CreatePolicyVersion(r) => {
+            read_only_aws(&r.policy_arn)?;
+            validate_document(
+                &r.policy_document,
+                DocKind::Identity,
+                SizeLimit::ManagedPolicy,
+                false,
+            )?;
+            let v = st
+                .create_policy_version(
+                    &r.policy_arn,
+                    r.policy_document,
+                    r.set_as_default.unwrap_or(false),
+                )
+                .await
+                .map_err(store_error)?;
+            Node::object().with("PolicyVersion", version_node(&v, false))
+        }
+        R::GetPolicyVersion(r) => {
+            let v = if let Some(doc) = aws_managed_document(&r.policy_arn) {
+                if r.version_id != "v1" {
+                    return Err(ApiError::new(
+                        ErrorCode::NoSuchEntity,
+                        format!(
+                            "Policy {} version {} does not exist or is not attachable.",
+                            r.policy_arn, r.version_id
+                        ),
+                    ));
+                }
+                irsa_store::PolicyVersion {
+                    version_id: "v1".to_owned(),
+                    document: doc.to_owned(),
+                    is_default: true,
+                    create_date: time::OffsetDateTime::UNIX_EPOCH,
+                }
+            } else {
+                st.get_policy_version(&r.policy_arn, &r.version_id)
+                    .await
+                    .map_err(store_error)?
+            };
+            Node::object().with("PolicyVersion", version_node(&v, true))
+        }
+        R::ListPolicyVersions(r) => {
+            let versions = st
+                .list_policy_versions(&r.policy_arn)
+                .await
+                .map_err(store_error)?;
+            let (versions, marker) = page(versions, r.marker.as_ref(), r.max_items)?;
+            let items = versions.iter().map(|v| version_node(v, false)).collect();
+            paged(Node::object(), "Versions", items, marker)
+        }
+        R::SetDefaultPolicyVersion(r) => {
+            read_only_aws(&r.policy_arn)?;
+            st.set_default_policy_version(&r.policy_arn, &r.version_id)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DeletePolicyVersion(r) => {
+            read_only_aws(&r.policy_arn)?;
+            st.delete_policy_version(&r.policy_arn, &r.version_id)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::TagPolicy(r) => {
+            read_only_aws(&r.policy_arn)?;
+            st.tag_policy(&r.policy_arn, store_tags(&r.tags))
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::UntagPolicy(r) => {
+            read_only_aws(&r.policy_arn)?;
+            st.untag_policy(&r.policy_arn, &r.tag_keys)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::ListPolicyTags(r) => {
+            let p = get_policy(api, &r.policy_arn).await?;
+            let (items, marker) = page(p.tags, r.marker.as_ref(), r.max_items)?;
+            paged(Node::object(), "Tags", vec_nodes(&items), marker)
+        }
+        R::ListEntitiesForPolicy(r) => {
+            get_policy(api, &r.policy_arn).await?;
+            let ents = st
+                .list_entities_for_policy(&r.policy_arn)
+                .await
+                .map_err(store_error)?;
+            let filter = r.entity_filter.as_deref().unwrap_or("");
+            let users = if matches!(filter, "" | "User") {
+                ents.users
+                    .iter()
+                    .map(|(n, id)| Node::object().with("UserName", n).with("UserId", id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let roles = if matches!(filter, "" | "Role") {
+                ents.roles
+                    .iter()
+                    .map(|(n, id)| Node::object().with("RoleName", n).with("RoleId", id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Node::object()
+                .with("PolicyGroups", Node::List(Vec::new()))
+                .with("PolicyUsers", Node::List(users))
+                .with("PolicyRoles", Node::List(roles))
+                .with("IsTruncated", false)
+        }
+        // ---------------------------------------------- attachments
+        R::AttachRolePolicy(r) => {
+            attach(api, PrincipalKind::Role, &r.role_name, &r.policy_arn).await?;
+            return Ok(None);
+        }
+        R::AttachUserPolicy(r) => {
+            attach(api, PrincipalKind::User, &r.user_name, &r.policy_arn).await?;
+            return Ok(None);
+        }
+        R::DetachRolePolicy(r) => {
+            st.detach_policy(PrincipalKind::Role, &r.role_name, &r.policy_arn)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::DetachUserPolicy(r) => {
+            st.detach_policy(PrincipalKind::User, &r.user_name, &r.policy_arn)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::ListAttachedRolePolicies(r) => {
+            st.get_role(&r.role_name).await.map_err(store_error)?;
+            let list = st
+                .list_attached_policies(PrincipalKind::Role, &r.role_name, r.path_prefix.as_deref())
+                .await
+                .map_err(store_error)?;
+            attached_node(list, r.marker.as_ref(), r.max_items)?
+        }
+        R::ListAttachedUserPolicies(r) => {
+            st.get_user(&r.user_name).await.map_err(store_error)?;
+            let list = st
+                .list_attached_policies(PrincipalKind::User, &r.user_name, r.path_prefix.as_deref())
+                .await
+                .map_err(store_error)?;
+            attached_node(list, r.marker.as_ref(), r.max_items)?
+        }
+        // ------------------------------------------- OIDC providers
+        R::CreateOpenIDConnectProvider(r) => {
+            let url = checks::provider_url(&r.url)?;
+            checks::client_id_count(r.client_id_list.len())?;
+            checks::thumbprints(&r.thumbprint_list)?;
+            let p = st
+                .create_oidc_provider(NewOidcProvider {
+                    url: url.url,
+                    client_ids: r.client_id_list,
+                    thumbprints: r.thumbprint_list,
+                    tags: store_tags(&r.tags),
+                })
+                .await
+                .map_err(store_error)?;
+            let mut n = Node::object().with("OpenIDConnectProviderArn", &p.arn);
+            if !p.tags.is_empty() {
+                n = n.with("Tags", tags_node(&p.tags));
+            }
+            n
+        }
+        R::GetOpenIDConnectProvider(r) => {
+            let p = st
+                .get_oidc_provider(&r.open_id_connect_provider_arn)
+                .await
+                .map_err(store_error)?;
+            provider_node(&p)
+        }
+        R::ListOpenIDConnectProviders(_) => {
+            let list = st.list_oidc_providers().await.map_err(store_error)?;
+            Node::object().with(
+                "OpenIDConnectProviderList",
+                Node::list(list.iter().map(|p| Node::object().with("Arn", &p.arn))),
+            )
+        }
+        R::DeleteOpenIDConnectProvider(r) => {
+            st.delete_oidc_provider(&r.open_id_connect_provider_arn)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::AddClientIDToOpenIDConnectProvider(r) => {
+            let p = st
+                .get_oidc_provider(&r.open_id_connect_provider_arn)
+                .await
+                .map_err(store_error)?;
+            if !p.client_ids.contains(&r.client_id) {
+                checks::client_id_count(p.client_ids.len() + 1)?;
+            }
+            st.add_client_id(&r.open_id_connect_provider_arn, &r.client_id)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::RemoveClientIDFromOpenIDConnectProvider(r) => {
+            st.remove_client_id(&r.open_id_connect_provider_arn, &r.client_id)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::UpdateOpenIDConnectProviderThumbprint(r) => {
+            checks::thumbprints(&r.thumbprint_list)?;
+            st.update_thumbprints(&r.open_id_connect_provider_arn, r.thumbprint_list)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::TagOpenIDConnectProvider(r) => {
+            st.tag_oidc_provider(&r.open_id_connect_provider_arn, store_tags(&r.tags))
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::UntagOpenIDConnectProvider(r) => {
+            st.untag_oidc_provider(&r.open_id_connect_provider_arn, &r.tag_keys)
+                .await
+                .map_err(store_error)?;
+            return Ok(None);
+        }
+        R::ListOpenIDConnectProviderTags(r) => {
+            let p = st
+                .get_oidc_provider(&r.open_id_connect_provider_arn)
+                .await
+                .map_err(store_error)?;
+            let (items, marker) = page(p.tags, r.marker.as_ref(), r.max_items)?;
+            paged(Node::object(), "Tags", vec_nodes(&items), marker)
+        }
+        // ------------------------------------------------- account
+        R::GetAccountSummary(_) => account_summary(api).await?,
+        R::GetAccountAuthorizationDetails(r) => authorization_details(api, &r.filter).await?,
+        R::SimulateCustomPolicy(r) => simulate::custom(api, &r)?,
+        R::SimulatePrincipalPolicy(r) => simulate::principal(api, &r).await?,
+        other => return Err(not_implemented(other.action())),
+    };
+    Ok(Some(node))
+}
+
+fn vec_nodes(tags: &[irsa_store::Tag]) -> Vec<Node> {
+    match tags_node(tags) {
+        Node::List(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+fn attached_node(
+    list: Vec<irsa_store::AttachedPolicy>,
+    marker: Option<&String>,
+    max: Option<i32>,
+) -> Result<Node, ApiError> {
+    let (list, marker) = page(list, marker, max)?;
+    let items = list
+        .iter()
+        .map(|a| {
+            Node::object()
+                .with("PolicyName", &a.policy_name)
+                .with("PolicyArn", &a.policy_arn)
+        })
+        .collect();
+    Ok(paged(Node::object(), "AttachedPolicies", items, marker))
+}
+
+async fn get_policy(api: &AwsApi, arn: &str) -> Result<ManagedPolicy, ApiError> {
+    if arn.starts_with(AWS_POLICY_PREFIX) {
+        return aws_managed_policies(api.now())
+            .into_iter()
+            .find(|p| p.arn == arn)
+            .ok_or_else(|| not_found_policy(arn));
+    }
+    match api.store().get_policy(arn).await {
+        Ok(p) => Ok(p),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::new(
+            ErrorCode::NoSuchEntity,
+            format!("Policy {arn} was not found."),
+        )),
+        Err(err) => Err(store_error(err)),
+    }
+}
+
+async fn attach(
+    api: &AwsApi,
+    kind: PrincipalKind,
+    principal: &str,
+    arn: &str,
+) -> Result<(), ApiError> {
+    require_policy(api, arn).await?;
+    api.store()
+        .attach_policy(kind, principal, arn)
+        .await
+        .map_err(store_error)
+}
+
+async fn put_inline(
+    api: &AwsApi,
+    kind: PrincipalKind,
+    principal: &str,
+    name: &str,
+    document: String,
+) -> Result<(), ApiError> {
+    validate_document(&document, DocKind::Identity, inline_limit(kind), false)?;
+    api.store()
+        .put_inline_policy(kind, principal, name, document)
+        .await
+        .map_err(store_error)
+}
+
+async fn account_summary(api: &AwsApi) -> Result<Node, ApiError> {
+    let s = api.store();
+    let all = ListQuery {
+        max_items: Some(1000),
+        ..ListQuery::default()
+    };
+    let users = s.list_users(&all).await.map_err(store_error)?.items.len();
+    let roles = s.list_roles(&all).await.map_err(store_error)?.items.len();
+    let policies = s
+        .list_policies(&all, false)
+        .await
+        .map_err(store_error)?
+        .items
+        .len();
+    let providers = s.list_oidc_providers().await.map_err(store_error)?.len();
+    let entries: [(&str, usize); 9] = [
+        ("Users", users),
+        ("UsersQuota", 5000),
+        ("Roles", roles),
+        ("RolesQuota", 1000),
+        ("Policies", policies),
+        ("PoliciesQuota", 1500),
+        (
+            "AccessKeysPerUserQuota",
+            irsa_store::MAX_ACCESS_KEYS_PER_USER,
+        ),
+        (
+            "AttachedPoliciesPerRoleQuota",
+            irsa_store::MAX_ATTACHED_POLICIES,
+        ),
+        ("Providers", providers),
+    ];
+    // An XML map: <entry><key>…</key><value>…</value></entry>.
+    let map = Node::Struct(
+        entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    "entry".to_owned(),
+                    Node::object()
+                        .with("key", *k)
+                        .with("value", i64::try_from(*v).unwrap_or(i64::MAX)),
+                )
+            })
+            .collect(),
+    );
+    Ok(Node::object().with("SummaryMap", map))
+}
+
+/// Every page of a store listing (GetAccountAuthorizationDetails is a snapshot).
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ApiError>
+where
+    F: FnMut(ListQuery) -> Fut,
+    Fut: std::future::Future<Output = Result<irsa_store::Page<T>, StoreError>>,
+{
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = fetch(ListQuery {
+            path_prefix: None,
+            marker: marker.take(),
+            max_items: Some(irsa_store::MAX_MAX_ITEMS),
+        })
+        .await
+        .map_err(store_error)?;
+        out.extend(page.items);
+        match page.marker {
+            Some(m) => marker = Some(m),
+            None => return Ok(out),
+        }
+    }
+}
+
+async fn entity_policies(
+    api: &AwsApi,
+    kind: PrincipalKind,
+    name: &str,
+) -> Result<(Node, Node), ApiError> {
+    let st = api.store();
+    let mut inline = Vec::new();
+    for policy_name in st
+        .list_inline_policies(kind, name)
+        .await
+        .map_err(store_error)?
+    {
+        let p = st
+            .get_inline_policy(kind, name, &policy_name)
+            .await
+            .map_err(store_error)?;
+        inline.push(
+            Node::object()
+                .with("PolicyName", p.name)
+                .with("PolicyDocument", encode_policy_document(&p.document)),
+        );
+    }
+    let attached = st
+        .list_attached_policies(kind, name, None)
+        .await
+        .map_err(store_error)?
+        .iter()
+        .map(|a| {
+            Node::object()
+                .with("PolicyName", &a.policy_name)
+                .with("PolicyArn", &a.policy_arn)
+        })
+        .collect();
+    Ok((Node::List(inline), Node::List(attached)))
+}
+
+/// GetAccountAuthorizationDetails: users, roles and local managed policies
+/// with their documents, in one (untruncated) answer.
+pub(crate) async fn authorization_details(
+    api: &AwsApi,
+    filter: &[String],
+) -> Result<Node, ApiError> {
+    let want = |f: &str| filter.is_empty() || filter.iter().any(|x| x == f);
+    let st = api.store();
+    let mut users = Vec::new();
+    if want("User") {
+        for u in all_pages(|q| async move { st.list_users(&q).await }).await? {
+            let (inline, attached) = entity_policies(api, PrincipalKind::User, &u.name).await?;
+            let mut n = Node::object()
+                .with("Path", &u.path)
+                .with("UserName", &u.name)
+                .with("UserId", &u.id)
+                .with("Arn", &u.arn)
+                .with("CreateDate", u.create_date)
+                .with("UserPolicyList", inline)
+                .with("GroupList", Node::List(Vec::new()))
+                .with("AttachedManagedPolicies", attached)
+                .with_opt(
+                    "PermissionsBoundary",
+                    boundary_node(u.permissions_boundary.as_ref()),
+                );
+            if !u.tags.is_empty() {
+                n = n.with("Tags", tags_node(&u.tags));
+            }
+            users.push(n);
+        }
+    }
+    let mut roles = Vec::new();
+    if want("Role") {
+        for r in all_pages(|q| async move { st.list_roles(&q).await }).await? {
+            let (inline, attached) = entity_policies(api, PrincipalKind::Role, &r.name).await?;
+            let mut n = Node::object()
+                .with("Path", &r.path)
+                .with("RoleName", &r.name)
+                .with("RoleId", &r.id)
+                .with("Arn", &r.arn)
+                .with("CreateDate", r.create_date)
+                .with(
+                    "AssumeRolePolicyDocument",
+                    encode_policy_document(&r.assume_role_policy_document),
+                )
+                .with("InstanceProfileList", Node::List(Vec::new()))
+                .with("RolePolicyList", inline)
+                .with("AttachedManagedPolicies", attached)
+                .with_opt(
+                    "PermissionsBoundary",
+                    boundary_node(r.permissions_boundary.as_ref()),
+                );
+            if !r.tags.is_empty() {
+                n = n.with("Tags", tags_node(&r.tags));
+            }
+            roles.push(n);
+        }
+    }
+    let mut policies = Vec::new();
+    if want("LocalManagedPolicy") {
+        for p in all_pages(|q| async move { st.list_policies(&q, false).await }).await? {
+            let versions = st
+                .list_policy_versions(&p.arn)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .map(|v| version_node(v, true))
+                .collect();
+            let n = Node::object()
+                .with("PolicyName", &p.name)
+                .with("PolicyId", &p.id)
+                .with("Arn", &p.arn)
+                .with("Path", &p.path)
+                .with("DefaultVersionId", &p.default_version_id)
+                .with("AttachmentCount", p.attachment_count)
+                .with("PermissionsBoundaryUsageCount", 0_i64)
+                .with("IsAttachable", true)
+                .with_opt("Description", p.description.as_ref())
+                .with("CreateDate", p.create_date)
+                .with("UpdateDate", p.update_date)
+                .with("PolicyVersionList", Node::List(versions));
+            policies.push(n);
+        }
+    }
+    Ok(Node::object()
+        .with("UserDetailList", Node::List(users))
+        .with("GroupDetailList", Node::List(Vec::new()))
+        .with("RoleDetailList", Node::List(roles))
+        .with("Policies", Node::List(policies))
+        .with("IsTruncated", false))
+}

@@ -1,0 +1,314 @@
+//! STS operations: GetCallerIdentity, AssumeRole, GetSessionToken,
+//! GetAccessKeyInfo, DecodeAuthorizationMessage.
+
+use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
+use irsa_policy::{PolicyKind as DocKind, PolicySource};
+use irsa_store::StoreError;
+
+use crate::auth::{Caller, CallerKind};
+use crate::authorize;
+use crate::error::{ApiError, DenialReason, ErrorCode};
+use crate::model::{AssumeRoleRequest, GetSessionTokenRequest, Request};
+use crate::protocol::response::{credentials_node, Node};
+use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
+use crate::session_token::{SessionClaims, SessionPrincipal, SessionTag};
+use crate::web_identity::{packed_policy_percent, session_policies};
+
+/// Role chaining caps sessions at one hour.
+const CHAINED_MAX_SECONDS: i32 = 3600;
+
+pub(crate) async fn dispatch(
+    api: &AwsApi,
+    caller: &Caller,
+    req: Request,
+    info: &RequestInfo,
+) -> Result<Option<Node>, ApiError> {
+    match req {
+        Request::GetCallerIdentity(_) => Ok(Some(
+            Node::object()
+                .with("UserId", caller.user_id())
+                .with("Account", caller.account.as_str())
+                .with("Arn", caller.arn()),
+        )),
+        Request::AssumeRole(r) => assume_role(api, caller, &r, info).await.map(Some),
+        Request::GetSessionToken(r) => get_session_token(api, caller, &r).map(Some),
+        Request::GetAccessKeyInfo(r) => {
+            if r.access_key_id.starts_with("AKIA") {
+                match api.store().get_access_key(&r.access_key_id).await {
+                    Ok(_) => {}
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(ApiError::new(
+                            ErrorCode::InvalidParameterValue,
+                            format!("The access key ID {} is not valid for this account.", r.access_key_id),
+                        ))
+                    }
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+            Ok(Some(Node::object().with("Account", api.account().as_str())))
+        }
+        Request::DecodeAuthorizationMessage(_) => Err(ApiError::new(
+            ErrorCode::InvalidAuthorizationMessage,
+            "The message is not a valid authorization message encoded by irsa (irsa does not encode AccessDenied details).",
+        )),
+        other => Err(not_implemented(other.action())),
+    }
+}
+
+fn denied(caller: &Caller, role_arn: &str) -> ApiError {
+    ApiError::not_authorized(
+        &caller.arn(),
+        "sts:AssumeRole",
+        role_arn,
+        DenialReason::Unspecified,
+    )
+}
+
+async fn assume_role(
+    api: &AwsApi,
+    caller: &Caller,
+    r: &AssumeRoleRequest,
+    info: &RequestInfo,
+) -> Result<Node, ApiError> {
+    if caller.is_root() {
+        return Err(ApiError::root_cannot_assume_roles());
+    }
+    let chained = matches!(caller.kind, CallerKind::RoleSession { .. });
+    if chained && r.duration_seconds.is_some_and(|d| d > CHAINED_MAX_SECONDS) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    // A role that is not ours or does not exist is denied like a refused one.
+    let arn: Arn = r
+        .role_arn
+        .parse()
+        .map_err(|_| denied(caller, &r.role_arn))?;
+    if arn.service() != "iam"
+        || arn.account() != api.account().as_str()
+        || arn.resource_type() != "role"
+    {
+        return Err(denied(caller, &r.role_arn));
+    }
+    let role = match api.store().get_role(arn.resource_name()).await {
+        Ok(role) if role.arn == r.role_arn => role,
+        Ok(_) | Err(StoreError::NotFound { .. }) => return Err(denied(caller, &r.role_arn)),
+        Err(e) => return Err(store_error(e)),
+    };
+    let duration = r.duration_seconds.unwrap_or(3600);
+    if i64::from(duration) > i64::from(role.max_session_duration) {
+        return Err(ApiError::duration_exceeds_max_session_duration());
+    }
+
+    // Session policies: validated before the trust decision, as STS does.
+    let policy_arns = session_policies(api, r.policy.as_deref(), &r.policy_arns).await?;
+
+    // Tags: the caller's transitive tags carry over and cannot be overridden.
+    let mut tags: Vec<SessionTag> = Vec::new();
+    let mut transitive: Vec<String> = Vec::new();
+    if let Some(claims) = &caller.session {
+        for t in &claims.tags {
+            if claims
+                .transitive_tag_keys
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&t.key))
+            {
+                tags.push(t.clone());
+                transitive.push(t.key.clone());
+            }
+        }
+    }
+    for t in &r.tags {
+        if tags.iter().any(|x| x.key.eq_ignore_ascii_case(&t.key)) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!("Tag key {} is a transitive tag of the calling session and cannot be set again.", t.key),
+            ));
+        }
+        tags.push(SessionTag {
+            key: t.key.clone(),
+            value: t.value.clone(),
+        });
+    }
+    for k in &r.transitive_tag_keys {
+        if !r.tags.iter().any(|t| t.key.eq_ignore_ascii_case(k)) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!("The transitive tag key {k} is not a session tag of the request."),
+            ));
+        }
+        if !transitive.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+            transitive.push(k.clone());
+        }
+    }
+    let inherited_source = caller
+        .session
+        .as_ref()
+        .and_then(|c| c.source_identity.clone());
+    if let (Some(old), Some(new)) = (&inherited_source, &r.source_identity) {
+        if old != new {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                "SourceIdentity cannot be changed once set in a role session.",
+            ));
+        }
+    }
+    let source_identity = inherited_source.or_else(|| r.source_identity.clone());
+
+    // Trust policy + the caller's own identity policies.
+    let trust = api
+        .inner
+        .policies
+        .get(&role.assume_role_policy_document, DocKind::Trust)
+        .map_err(|e| ApiError::service_failure(&e))?;
+    let loaded = authorize::load_policies(api, caller).await?;
+    let check = |action: &str| {
+        let mut ctx =
+            authorize::context(api, caller, action, &role.arn, info, &loaded.principal_tags);
+        ctx.insert("sts:RoleSessionName", r.role_session_name.as_str());
+        if let Some(x) = &r.external_id {
+            ctx.insert("sts:ExternalId", x.as_str());
+        }
+        if let Some(s) = &r.source_identity {
+            ctx.insert("sts:SourceIdentity", s.as_str());
+        }
+        if !r.tags.is_empty() {
+            ctx.insert(
+                "aws:TagKeys",
+                r.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>(),
+            );
+            for t in &r.tags {
+                ctx.insert(&format!("aws:RequestTag/{}", t.key), t.value.as_str());
+            }
+        }
+        if !r.transitive_tag_keys.is_empty() {
+            ctx.insert("sts:TransitiveTagKeys", r.transitive_tag_keys.clone());
+        }
+        loaded
+            .evaluate(&ctx, Some(PolicySource::new("trust", &trust)))
+            .is_allowed()
+    };
+    if !check("sts:AssumeRole") {
+        return Err(denied(caller, &role.arn));
+    }
+    if !r.tags.is_empty() && !check("sts:TagSession") {
+        return Err(ApiError::not_authorized(
+            &caller.arn(),
+            "sts:TagSession",
+            &role.arn,
+            DenialReason::Unspecified,
+        ));
+    }
+    if r.source_identity.is_some() && !check("sts:SetSourceIdentity") {
+        return Err(ApiError::not_authorized(
+            &caller.arn(),
+            "sts:SetSourceIdentity",
+            &role.arn,
+            DenialReason::Unspecified,
+        ));
+    }
+
+    // Packed size: session policy, policy ARNs and tags against one budget.
+    let packed = packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags)?;
+
+    let now = api.now();
+    let issued_at = now.unix_timestamp();
+    let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
+    let secret = generate_secret_access_key();
+    let claims = SessionClaims {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret.clone(),
+        principal: SessionPrincipal::AssumedRole {
+            role_arn: role.arn.clone(),
+            role_id: role.id.clone(),
+            session_name: r.role_session_name.clone(),
+        },
+        account: api.account().clone(),
+        issued_at,
+        expires_at: issued_at + i64::from(duration),
+        session_policy: r.policy.clone(),
+        policy_arns,
+        tags,
+        transitive_tag_keys: transitive,
+        source_identity: source_identity.clone(),
+        role_chained: chained,
+    };
+    let token = api.seal_session(&claims)?;
+    let store = std::sync::Arc::clone(api.store());
+    let (role_name, region) = (role.name.clone(), info.region.clone());
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            if let Err(e) = store.record_role_use(&role_name, &region).await {
+                tracing::warn!(error = %e, "could not record role use");
+            }
+        });
+    }
+    let session_arn = Arn::assumed_role(api.account(), &role.name, &r.role_session_name);
+    let mut node = Node::object()
+        .with(
+            "Credentials",
+            credentials_node(&access_key_id, &secret, token, claims.expires_at_utc()),
+        )
+        .with(
+            "AssumedRoleUser",
+            Node::object()
+                .with(
+                    "AssumedRoleId",
+                    format!("{}:{}", role.id, r.role_session_name),
+                )
+                .with("Arn", session_arn.to_string()),
+        );
+    if let Some(packed) = packed {
+        node = node.with("PackedPolicySize", packed);
+    }
+    Ok(node.with_opt("SourceIdentity", source_identity))
+}
+
+fn get_session_token(
+    api: &AwsApi,
+    caller: &Caller,
+    r: &GetSessionTokenRequest,
+) -> Result<Node, ApiError> {
+    let (principal, max) = match &caller.kind {
+        CallerKind::Root => (SessionPrincipal::Root, 3600),
+        CallerKind::User { id, arn, .. } => (
+            SessionPrincipal::User {
+                user_arn: arn.clone(),
+                user_id: id.clone(),
+            },
+            129_600,
+        ),
+        CallerKind::RoleSession { .. }
+        | CallerKind::UserSession { .. }
+        | CallerKind::RootSession => {
+            return Err(ApiError::new(
+                ErrorCode::AccessDenied,
+                "Cannot call GetSessionToken with session credentials",
+            ))
+        }
+    };
+    let duration = i64::from(r.duration_seconds.unwrap_or(43_200)).min(max);
+    let now = api.now().unix_timestamp();
+    let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
+    let secret = generate_secret_access_key();
+    let claims = SessionClaims {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret.clone(),
+        principal,
+        account: api.account().clone(),
+        issued_at: now,
+        expires_at: now + duration,
+        session_policy: None,
+        policy_arns: Vec::new(),
+        tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+        source_identity: None,
+        role_chained: false,
+    };
+    let token = api.seal_session(&claims)?;
+    Ok(Node::object().with(
+        "Credentials",
+        credentials_node(&access_key_id, &secret, token, claims.expires_at_utc()),
+    ))
+}

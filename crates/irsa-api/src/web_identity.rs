@@ -1,0 +1,702 @@
+//! The parts of AssumeRoleWithWebIdentity that sit between the OIDC verifier
+//! and the trust policy: AWS errors for verifier failures, the condition
+//! keys a verified token puts in the trust-policy context, and session tags
+//! and source identity from the token's AWS claims.
+
+use async_trait::async_trait;
+use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
+use irsa_oidc::{OidcVerifier, ProviderTrust, VerifiedToken, VerifyError};
+use irsa_policy::{
+    evaluate, minified_len, Decision, PolicyKind, PolicySet, PolicySource, RequestContext,
+    RequestPrincipal, SizeLimit,
+};
+use irsa_store::StoreError;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::authorize::{self, validate_document};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{AssumeRoleWithWebIdentityRequest, PolicyDescriptorType};
+use crate::protocol::response::{credentials_node, Node};
+use crate::service::{store_error, AwsApi, RequestInfo, WebIdentityVerifier};
+use crate::session_token::{SessionClaims, SessionPrincipal, SessionTag};
+
+/// Claim carrying session tags (`principal_tags`, `transitive_tag_keys`).
+pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+
+/// Most session tags AWS accepts on one session.
+pub const MAX_SESSION_TAGS: usize = 50;
+
+/// The facts of a verified token that authorization looks at. Built from a
+/// [`VerifiedToken`]; tests build it directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub subject: String,
+    /// The audience that matched a registered client id.
+    pub audience: String,
+    pub audiences: Vec<String>,
+    pub amr: Vec<String>,
+    pub azp: Option<String>,
+    /// `Some(true/false)` when the token names roles it may assume.
+    pub role_authorized: Option<bool>,
+    pub tags: Option<Value>,
+    pub source_identity: Option<String>,
+}
+
+impl TokenFacts {
+    pub fn from_verified(token: &VerifiedToken, role_arn: &str) -> Self {
+        Self {
+            subject: token.subject().to_owned(),
+            audience: token.audience().to_owned(),
+            audiences: token.audiences().to_vec(),
+            amr: token.amr().to_vec(),
+            azp: token.azp().map(str::to_owned),
+            role_authorized: token.role_authorized(role_arn),
+            tags: token.tags().cloned(),
+            source_identity: token.source_identity().map(str::to_owned),
+        }
+    }
+}
+
+/// The AWS error a verifier failure becomes.
+pub fn verify_error(err: &VerifyError) -> ApiError {
+    let code = ErrorCode::from_code(err.code().as_str()).unwrap_or(ErrorCode::InvalidIdentityToken);
+    ApiError::new(code, err.message())
+}
+
+/// `https://oidc.example.com/id/X` → `oidc.example.com/id/X`: the prefix of
+/// the provider's condition keys and the tail of its ARN.
+pub fn condition_prefix(provider_url: &str) -> &str {
+    provider_url
+        .strip_prefix("https://")
+        .or_else(|| provider_url.strip_prefix("http://"))
+        .unwrap_or(provider_url)
+}
+
+/// Session tags asked for by the token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionTagClaims {
+    pub tags: Vec<(String, String)>,
+    pub transitive_tag_keys: Vec<String>,
+}
+
+/// Reads `https://aws.amazon.com/tags`:
+/// `{"principal_tags": {"k": ["v"]}, "transitive_tag_keys": ["k"]}`.
+pub fn session_tags(facts: &TokenFacts) -> Result<SessionTagClaims, ApiError> {
+    let Some(claim) = &facts.tags else {
+        return Ok(SessionTagClaims::default());
+    };
+    let invalid = |why: &str| {
+        ApiError::new(
+            ErrorCode::InvalidIdentityToken,
+            format!("The {TAGS_CLAIM} claim is invalid: {why}"),
+        )
+    };
+    let object = claim
+        .as_object()
+        .ok_or_else(|| invalid("expected an object"))?;
+    let mut out = SessionTagClaims::default();
+    if let Some(tags) = object.get("principal_tags") {
+        let tags = tags
+            .as_object()
+            .ok_or_else(|| invalid("principal_tags must be an object"))?;
+        for (key, value) in tags {
+            // AWS takes one value per tag, given as a one-element array.
+            let value = match value {
+                Value::Array(values) if values.len() == 1 => values[0].as_str(),
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            }
+            .ok_or_else(|| invalid(&format!("tag {key:?} must have exactly one string value")))?;
+            if key.is_empty() || key.len() > 128 || value.len() > 256 {
+                return Err(invalid(&format!(
+                    "tag {key:?}: keys must be 1-128 and values 0-256 characters"
+                )));
+            }
+            out.tags.push((key.clone(), value.to_owned()));
+        }
+    }
+    if out.tags.len() > MAX_SESSION_TAGS {
+        return Err(invalid(&format!(
+            "more than {MAX_SESSION_TAGS} session tags"
+        )));
+    }
+    if let Some(keys) = object.get("transitive_tag_keys") {
+        let keys = keys
+            .as_array()
+            .ok_or_else(|| invalid("transitive_tag_keys must be an array"))?;
+        for key in keys {
+            let key = key
+                .as_str()
+                .ok_or_else(|| invalid("transitive_tag_keys must hold strings"))?;
+            if !out.tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                return Err(invalid(&format!(
+                    "transitive tag key {key:?} is not one of the principal_tags"
+                )));
+            }
+            out.transitive_tag_keys.push(key.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// The trust-policy request context for `action` on `role_arn` by a
+/// web-identity principal of `provider_arn`.
+/// The OIDC provider a token was verified against.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderRef<'a> {
+    /// Normalised URL (`https://HOST/PATH`).
+    pub url: &'a str,
+    pub arn: &'a str,
+    pub account: &'a str,
+}
+
+pub fn trust_context(
+    facts: &TokenFacts,
+    tags: &SessionTagClaims,
+    provider: ProviderRef<'_>,
+    action: &str,
+    role_arn: &str,
+    now: OffsetDateTime,
+) -> RequestContext {
+    let (provider_arn, account) = (provider.arn, provider.account);
+    let prefix = condition_prefix(provider.url);
+    let mut ctx = RequestContext::new(
+        RequestPrincipal::web_identity(provider_arn, account),
+        action,
+        role_arn,
+        now,
+    );
+    ctx.insert(&format!("{prefix}:sub"), facts.subject.as_str());
+    ctx.insert(&format!("{prefix}:aud"), facts.audience.as_str());
+    if !facts.amr.is_empty() {
+        ctx.insert(&format!("{prefix}:amr"), facts.amr.clone());
+    }
+    if let Some(azp) = &facts.azp {
+        ctx.insert(&format!("{prefix}:azp"), azp.as_str());
+        // With azp present, `aud` keeps the matched client id and the
+        // token's own audiences are offered as `oaud`.
+        ctx.insert(&format!("{prefix}:oaud"), facts.audiences.clone());
+    }
+    ctx.insert("aws:FederatedProvider", provider_arn);
+    if let Some(authorized) = facts.role_authorized {
+        ctx.insert("sts:RoleAuthorizedByIdp", authorized);
+    }
+    if !tags.tags.is_empty() {
+        for (key, value) in &tags.tags {
+            ctx.insert(&format!("aws:RequestTag/{key}"), value.as_str());
+        }
+        ctx.insert(
+            "aws:TagKeys",
+            tags.tags.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        );
+    }
+    if !tags.transitive_tag_keys.is_empty() {
+        ctx.insert("sts:TransitiveTagKeys", tags.transitive_tag_keys.clone());
+    }
+    if let Some(source_identity) = &facts.source_identity {
+        ctx.insert("sts:SourceIdentity", source_identity.as_str());
+    }
+    ctx
+}
+
+/// The actions the trust policy must allow: web identity itself, plus
+/// `sts:TagSession` when the token carries tags and `sts:SetSourceIdentity`
+/// when it carries a source identity.
+pub fn required_actions(tags: &SessionTagClaims, facts: &TokenFacts) -> Vec<&'static str> {
+    let mut actions = vec!["sts:AssumeRoleWithWebIdentity"];
+    if !tags.tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    if facts.source_identity.is_some() {
+        actions.push("sts:SetSourceIdentity");
+    }
+    actions
+}
+
+/// Budget of packed session policies, policy ARNs and tags;
+/// `PackedPolicySize` is a percentage of it.
+pub const PACKED_BUDGET: usize = 2048;
+
+/// `PackedPolicySize` of a session (percent of [`PACKED_BUDGET`]); `None` when
+/// the session has nothing packed. Over budget → `PackedPolicyTooLarge`.
+pub fn packed_policy_percent(
+    policy: Option<&str>,
+    policy_arns: &[String],
+    tags: &[SessionTag],
+) -> Result<Option<i64>, ApiError> {
+    if policy.is_none() && policy_arns.is_empty() && tags.is_empty() {
+        return Ok(None);
+    }
+    let packed = policy.map_or(0, minified_len)
+        + policy_arns.iter().map(String::len).sum::<usize>()
+        + tags
+            .iter()
+            .map(|t| t.key.len() + t.value.len())
+            .sum::<usize>();
+    let percent = packed.saturating_mul(100).div_ceil(PACKED_BUDGET);
+    if percent > 100 {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!(
+                "Packed policy consumes {percent}% of allotted space, please use smaller policy."
+            ),
+        ));
+    }
+    Ok(Some(i64::try_from(percent).unwrap_or(100)))
+}
+
+/// Validates a session's inline `Policy` and `PolicyArns` (which must exist)
+/// before any trust decision, as STS does; returns the policy ARNs.
+pub async fn session_policies(
+    api: &AwsApi,
+    policy: Option<&str>,
+    policy_arns: &[PolicyDescriptorType],
+) -> Result<Vec<String>, ApiError> {
+    if let Some(p) = policy {
+        validate_document(p, PolicyKind::Session, SizeLimit::SessionPolicy, true)?;
+    }
+    let mut arns = Vec::new();
+    for d in policy_arns {
+        let Some(a) = &d.arn else { continue };
+        if authorize::managed_document(api, a).await?.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!("Policy {a} does not exist or is not attachable."),
+            ));
+        }
+        arns.push(a.clone());
+    }
+    Ok(arns)
+}
+
+/// AssumeRoleWithWebIdentity backed by irsa-oidc's verifier: the token is
+/// verified against the keys of the account's OIDC provider for its `iss`,
+/// then the role's trust policy decides.
+#[derive(Debug, Clone)]
+pub struct OidcWebIdentity {
+    verifier: OidcVerifier,
+    /// Accept `http://` issuers (only with `--allow-insecure-issuer`).
+    allow_http: bool,
+}
+
+impl OidcWebIdentity {
+    pub fn new(verifier: OidcVerifier, allow_http: bool) -> Self {
+        Self {
+            verifier,
+            allow_http,
+        }
+    }
+
+    pub fn verifier(&self) -> &OidcVerifier {
+        &self.verifier
+    }
+}
+
+/// One structured audit line per AssumeRoleWithWebIdentity, without the
+/// token or any secret.
+fn audit(role_arn: &str, sub: Option<&str>, aud: Option<&str>, outcome: Result<(), &ApiError>) {
+    match outcome {
+        Ok(()) => tracing::info!(
+            target: "irsa::audit",
+            action = "sts:AssumeRoleWithWebIdentity",
+            role = role_arn,
+            sub,
+            aud,
+            outcome = "issued",
+        ),
+        Err(err) => tracing::info!(
+            target: "irsa::audit",
+            action = "sts:AssumeRoleWithWebIdentity",
+            role = role_arn,
+            sub,
+            aud,
+            outcome = err.code.as_str(),
+            reason = %err.message,
+        ),
+    }
+}
+
+#[async_trait]
+impl WebIdentityVerifier for OidcWebIdentity {
+    async fn assume_role_with_web_identity(
+        &self,
+        api: &AwsApi,
+        r: &AssumeRoleWithWebIdentityRequest,
+        info: &RequestInfo,
+    ) -> Result<Node, ApiError> {
+        let mut sub = None;
+        let mut aud = None;
+        let result = self.assume(api, r, info, &mut sub, &mut aud).await;
+        audit(
+            &r.role_arn,
+            sub.as_deref(),
+            aud.as_deref(),
+            result.as_ref().map(|_| ()),
+        );
+        result
+    }
+}
+
+impl OidcWebIdentity {
+    async fn assume(
+        &self,
+        api: &AwsApi,
+        r: &AssumeRoleWithWebIdentityRequest,
+        info: &RequestInfo,
+        audit_sub: &mut Option<String>,
+        audit_aud: &mut Option<String>,
+    ) -> Result<Node, ApiError> {
+        if r.provider_id.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                "ProviderId is only for OAuth 2.0 access tokens; omit it for OpenID Connect ID tokens.",
+            ));
+        }
+        // SDKs send a token file's trailing newline as is.
+        let token = r.web_identity_token.expose().trim();
+
+        // 1. Which provider? `iss` read without trusting the token yet.
+        let decoded = irsa_oidc::jwt::decode(token).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidIdentityToken,
+                format!("The web identity token is malformed: {e}"),
+            )
+        })?;
+        let issuer = decoded
+            .claim_str("iss")
+            .ok_or_else(|| ApiError::missing_claim("iss"))?
+            .to_owned();
+        let provider = match api.store().find_oidc_provider_by_url(&issuer).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound { .. } | StoreError::InvalidInput(_)) => {
+                return Err(ApiError::no_oidc_provider(&issuer));
+            }
+            Err(e) => return Err(store_error(e)),
+        };
+        let trust = ProviderTrust::new(
+            &provider.url,
+            provider.client_ids.iter().cloned(),
+            provider.thumbprints.iter(),
+            self.allow_http,
+        )
+        .map_err(|_| ApiError::no_oidc_provider(&issuer))?;
+
+        // 2-3. Keys, signature and claims.
+        let verified = self
+            .verifier
+            .verify(token, &trust)
+            .await
+            .map_err(|e| verify_error(&e))?;
+        let facts = TokenFacts::from_verified(&verified, &r.role_arn);
+        *audit_sub = Some(facts.subject.clone());
+        *audit_aud = Some(facts.audience.clone());
+        if facts.role_authorized == Some(false) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidIdentityToken,
+                "The requested role is not listed in the token's https://aws.amazon.com/roles claim.",
+            ));
+        }
+
+        // 4. The role and its trust policy; a missing role is denied alike.
+        let role_name = match r.role_arn.parse::<Arn>() {
+            Ok(arn)
+                if arn.service() == "iam"
+                    && arn.account() == api.account().as_str()
+                    && arn.resource_type() == "role" =>
+            {
+                arn.resource_name().to_owned()
+            }
+            _ => return Err(ApiError::web_identity_not_authorized()),
+        };
+        let role = match api.store().get_role(&role_name).await {
+            Ok(role) if role.arn == r.role_arn => role,
+            Ok(_) | Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::web_identity_not_authorized())
+            }
+            Err(e) => return Err(store_error(e)),
+        };
+        let duration = r.duration_seconds.unwrap_or(3600);
+        if i64::from(duration) > i64::from(role.max_session_duration) {
+            return Err(ApiError::duration_exceeds_max_session_duration());
+        }
+        let policy_arns = session_policies(api, r.policy.as_deref(), &r.policy_arns).await?;
+        let tag_claims = session_tags(&facts)?;
+        let trust_policy = api
+            .inner
+            .policies
+            .get(&role.assume_role_policy_document, PolicyKind::Trust)
+            .map_err(|e| ApiError::service_failure(&e))?;
+        let set = PolicySet::trust(PolicySource::new("trust", &trust_policy), true);
+        for action in required_actions(&tag_claims, &facts) {
+            let mut ctx = trust_context(
+                &facts,
+                &tag_claims,
+                ProviderRef {
+                    url: &provider.url,
+                    arn: &provider.arn,
+                    account: api.account().as_str(),
+                },
+                action,
+                &role.arn,
+                api.now(),
+            );
+            ctx.insert("sts:RoleSessionName", r.role_session_name.as_str());
+            ctx.insert("aws:RequestedRegion", info.region.as_str());
+            ctx.insert("aws:SecureTransport", info.secure_transport);
+            if let Some(ip) = info.source_ip {
+                ctx.insert("aws:SourceIp", ip.to_string());
+            }
+            if evaluate(&ctx, &set) != Decision::Allow {
+                return Err(ApiError::web_identity_not_authorized());
+            }
+        }
+
+        // 5. Credentials.
+        let tags: Vec<SessionTag> = tag_claims
+            .tags
+            .iter()
+            .map(|(key, value)| SessionTag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        let packed = packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags)?;
+        let issued_at = api.now().unix_timestamp();
+        let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
+        let secret = generate_secret_access_key();
+        let claims = SessionClaims {
+            access_key_id: access_key_id.clone(),
+            secret_access_key: secret.clone(),
+            principal: SessionPrincipal::AssumedRole {
+                role_arn: role.arn.clone(),
+                role_id: role.id.clone(),
+                session_name: r.role_session_name.clone(),
+            },
+            account: api.account().clone(),
+            issued_at,
+            expires_at: issued_at + i64::from(duration),
+            session_policy: r.policy.clone(),
+            policy_arns,
+            tags,
+            transitive_tag_keys: tag_claims.transitive_tag_keys.clone(),
+            source_identity: facts.source_identity.clone(),
+            role_chained: false,
+        };
+        let session_token = api.seal_session(&claims)?;
+        let session_arn = Arn::assumed_role(api.account(), &role.name, &r.role_session_name);
+        let mut node = Node::object()
+            .with(
+                "Credentials",
+                credentials_node(
+                    &access_key_id,
+                    &secret,
+                    session_token,
+                    claims.expires_at_utc(),
+                ),
+            )
+            .with("SubjectFromWebIdentityToken", facts.subject.clone())
+            .with(
+                "AssumedRoleUser",
+                Node::object()
+                    .with(
+                        "AssumedRoleId",
+                        format!("{}:{}", role.id, r.role_session_name),
+                    )
+                    .with("Arn", session_arn.to_string()),
+            );
+        if let Some(packed) = packed {
+            node = node.with("PackedPolicySize", packed);
+        }
+        Ok(node
+            .with("Provider", provider.arn.clone())
+            .with("Audience", facts.audience.clone())
+            .with_opt("SourceIdentity", facts.source_identity.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irsa_policy::{evaluate, Decision, Policy, PolicyKind, PolicySet, PolicySource};
+    use serde_json::json;
+
+    const PROVIDER_URL: &str = "https://oidc.example.com:8443/id/ABC";
+    const PROVIDER_ARN: &str =
+        "arn:aws:iam::123456789012:oidc-provider/oidc.example.com:8443/id/ABC";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/app";
+
+    fn facts(sub: &str) -> TokenFacts {
+        TokenFacts {
+            subject: sub.into(),
+            audience: "sts.amazonaws.com".into(),
+            audiences: vec!["sts.amazonaws.com".into()],
+            ..TokenFacts::default()
+        }
+    }
+
+    fn decide(trust: &str, facts: &TokenFacts) -> Decision {
+        let policy = Policy::parse(trust, PolicyKind::Trust).unwrap();
+        let tags = session_tags(facts).unwrap();
+        let set = PolicySet::trust(PolicySource::new("trust", &policy), true);
+        let mut decision = Decision::Allow;
+        for action in required_actions(&tags, facts) {
+            let ctx = trust_context(
+                facts,
+                &tags,
+                ProviderRef {
+                    url: PROVIDER_URL,
+                    arn: PROVIDER_ARN,
+                    account: "123456789012",
+                },
+                action,
+                ROLE,
+                OffsetDateTime::UNIX_EPOCH,
+            );
+            let d = evaluate(&ctx, &set);
+            if d != Decision::Allow {
+                decision = d;
+            }
+        }
+        decision
+    }
+
+    fn irsa_trust(sub_operator: &str, sub: &str) -> String {
+        let mut condition = json!({
+            "StringEquals": {"oidc.example.com:8443/id/ABC:aud": "sts.amazonaws.com"}
+        });
+        condition
+            .as_object_mut()
+            .unwrap()
+            .entry(sub_operator)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .unwrap()
+            .insert("oidc.example.com:8443/id/ABC:sub".into(), json!(sub));
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER_ARN},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": condition
+            }]
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn irsa_trust_policy_matches_service_account() {
+        let trust = irsa_trust("StringEquals", "system:serviceaccount:default:app");
+        assert_eq!(
+            decide(&trust, &facts("system:serviceaccount:default:app")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&trust, &facts("system:serviceaccount:default:other")),
+            Decision::ImplicitDeny
+        );
+        let mut wrong_aud = facts("system:serviceaccount:default:app");
+        wrong_aud.audience = "other".into();
+        assert_eq!(decide(&trust, &wrong_aud), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn string_like_wildcard_sub() {
+        let trust = irsa_trust("StringLike", "repo:org/repo:*");
+        assert_eq!(
+            decide(&trust, &facts("repo:org/repo:ref:refs/heads/main")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&trust, &facts("repo:org/other:ref:refs/heads/main")),
+            Decision::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn tags_and_source_identity_need_their_actions() {
+        let trust = irsa_trust("StringEquals", "s");
+        let mut tagged = facts("s");
+        tagged.tags = Some(json!({"principal_tags": {"team": ["a"]}}));
+        assert_eq!(decide(&trust, &tagged), Decision::ImplicitDeny);
+        let mut with_source = facts("s");
+        with_source.source_identity = Some("alice".into());
+        assert_eq!(decide(&trust, &with_source), Decision::ImplicitDeny);
+
+        let allowing = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER_ARN},
+                "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity"],
+                "Condition": {"StringEquals": {"aws:RequestTag/team": "a"}}
+            }]
+        })
+        .to_string();
+        assert_eq!(decide(&allowing, &tagged), Decision::Allow);
+        let mut other_team = facts("s");
+        other_team.tags = Some(json!({"principal_tags": {"team": ["b"]}}));
+        assert_eq!(decide(&allowing, &other_team), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn role_authorized_by_idp_key() {
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER_ARN},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"Bool": {"sts:RoleAuthorizedByIdp": "true"}}
+            }]
+        })
+        .to_string();
+        let mut f = facts("s");
+        assert_eq!(decide(&trust, &f), Decision::ImplicitDeny);
+        f.role_authorized = Some(true);
+        assert_eq!(decide(&trust, &f), Decision::Allow);
+    }
+
+    #[test]
+    fn other_provider_is_not_trusted() {
+        let trust = irsa_trust("StringEquals", "s")
+            .replace("oidc.example.com:8443/id/ABC\"}", "other.example.com\"}");
+        let trust = trust.replace(
+            PROVIDER_ARN,
+            "arn:aws:iam::123456789012:oidc-provider/other.example.com",
+        );
+        assert_eq!(decide(&trust, &facts("s")), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn tag_claims_are_validated() {
+        let mut f = facts("s");
+        f.tags =
+            Some(json!({"principal_tags": {"a": ["1"], "b": "2"}, "transitive_tag_keys": ["a"]}));
+        let tags = session_tags(&f).unwrap();
+        assert_eq!(tags.tags.len(), 2);
+        assert_eq!(tags.transitive_tag_keys, vec!["a".to_owned()]);
+
+        for bad in [
+            json!("x"),
+            json!({"principal_tags": ["a"]}),
+            json!({"principal_tags": {"a": ["1", "2"]}}),
+            json!({"principal_tags": {"a": [1]}}),
+            json!({"principal_tags": {"a": ["1"]}, "transitive_tag_keys": ["b"]}),
+        ] {
+            f.tags = Some(bad.clone());
+            let err = session_tags(&f).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidIdentityToken, "{bad}");
+        }
+    }
+
+    #[test]
+    fn condition_prefix_drops_scheme() {
+        assert_eq!(
+            condition_prefix(PROVIDER_URL),
+            "oidc.example.com:8443/id/ABC"
+        );
+        assert_eq!(condition_prefix("http://localhost:9000"), "localhost:9000");
+    }
+}
