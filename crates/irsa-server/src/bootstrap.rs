@@ -98,17 +98,19 @@ pub async fn ensure_root_credentials(
                 .list_access_keys(&KeyOwner::Root)
                 .await
                 .map_err(ServeError::Store)?;
-            if let Some(key) = keys
-                .iter()
-                .find(|k| k.status == AccessKeyStatus::Active)
-            {
+            if let Some(key) = keys.iter().find(|k| k.status == AccessKeyStatus::Active) {
                 let with_secret = store
                     .get_access_key(&key.id)
                     .await
                     .map_err(ServeError::Store)?;
                 // Another replica (PostgreSQL) may have generated the key.
                 if !file.exists() {
-                    write_credentials_file(&file, &config.account_id, &key.id, &with_secret.secret)?;
+                    write_credentials_file(
+                        &file,
+                        &config.account_id,
+                        &key.id,
+                        &with_secret.secret,
+                    )?;
                 }
                 return Ok(RootCredentials {
                     access_key_id: key.id.clone(),
@@ -151,7 +153,10 @@ fn write_credentials_file(
         ))
     };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".{ROOT_CREDENTIALS_FILE}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{ROOT_CREDENTIALS_FILE}.tmp-{}",
+        std::process::id()
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

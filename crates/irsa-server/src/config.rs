@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// How long to wait for in-flight requests on shutdown, in seconds.
     #[arg(long, env = "IRSA_SHUTDOWN_GRACE", default_value = "30")]
     pub shutdown_grace: String,
+
+    /// PEM bundle of extra CAs trusted when fetching OIDC discovery and keys
+    /// (besides the public roots and the providers' thumbprints).
+    #[arg(long, env = "IRSA_OIDC_CA_FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +103,14 @@ pub struct ServeConfig {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// The built-in OIDC issuer (`--issuer-url`), off when `None`. Its flags
+    /// live in [`crate::issuer::IssuerArgs`]; the binary sets this field.
+    pub issuer: Option<crate::issuer::IssuerConfig>,
+    /// PEM text of the CAs from `--oidc-ca-file`.
+    pub oidc_ca_pem: Option<Vec<u8>>,
+    /// Accept `http://` OIDC providers (`--allow-insecure-issuer`; dev only).
+    /// The binary sets it from the issuer flags.
+    pub allow_insecure_issuer: bool,
 }
 
 /// Every problem found in a configuration, one line each.
@@ -170,7 +183,9 @@ fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(
     match value.trim().parse::<T>() {
         Ok(v) if v > T::default() => Some(v),
         _ => {
-            problems.push(format!("--{flag}: expected a positive whole number, got {value:?}"));
+            problems.push(format!(
+                "--{flag}: expected a positive whole number, got {value:?}"
+            ));
             None
         }
     }
@@ -182,27 +197,21 @@ impl ServeArgs {
     pub fn validate(&self, env: &dyn Environment) -> Result<ServeConfig, ConfigErrors> {
         let mut problems = Vec::new();
 
-        let listen = match self.listen.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                problems.push(format!(
-                    "--listen: {:?} is not a host:port address such as 127.0.0.1:8080 or [::]:8080",
-                    self.listen
-                ));
-                None
-            }
-        };
+        let listen = self.listen.parse::<SocketAddr>().ok();
+        if listen.is_none() {
+            problems.push(format!(
+                "--listen: {:?} is not a host:port address such as 127.0.0.1:8080 or [::]:8080",
+                self.listen
+            ));
+        }
 
-        let account_id = match self.account_id.parse::<AccountId>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                problems.push(format!(
-                    "--account-id: {:?} is not a 12-digit AWS account id",
-                    self.account_id
-                ));
-                None
-            }
-        };
+        let account_id = self.account_id.parse::<AccountId>().ok();
+        if account_id.is_none() {
+            problems.push(format!(
+                "--account-id: {:?} is not a 12-digit AWS account id",
+                self.account_id
+            ));
+        }
 
         let database = match &self.database_url {
             None => Some(Database::EmbeddedSqlite),
@@ -291,7 +300,9 @@ impl ServeArgs {
             "pretty" => Some(LogFormat::Pretty),
             "json" => Some(LogFormat::Json),
             other => {
-                problems.push(format!("--log-format: expected pretty or json, got {other:?}"));
+                problems.push(format!(
+                    "--log-format: expected pretty or json, got {other:?}"
+                ));
                 None
             }
         };
@@ -301,6 +312,29 @@ impl ServeArgs {
             parse_positive::<u64>("request-timeout", &self.request_timeout, &mut problems);
         let shutdown_grace =
             parse_positive::<u64>("shutdown-grace", &self.shutdown_grace, &mut problems);
+
+        let oidc_ca_pem = match &self.oidc_ca_file {
+            None => None,
+            Some(path) => match std::fs::read(path) {
+                Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                    Some(pem)
+                }
+                Ok(_) => {
+                    problems.push(format!(
+                        "--oidc-ca-file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        path.display()
+                    ));
+                    None
+                }
+                Err(err) => {
+                    problems.push(format!(
+                        "--oidc-ca-file: cannot read {}: {err}",
+                        path.display()
+                    ));
+                    None
+                }
+            },
+        };
 
         if let Err(why) = check_data_dir_writable(&self.data_dir) {
             problems.push(format!(
@@ -341,6 +375,9 @@ impl ServeArgs {
                 body_limit,
                 request_timeout: Duration::from_secs(request_timeout),
                 shutdown_grace: Duration::from_secs(shutdown_grace),
+                issuer: None,
+                oidc_ca_pem,
+                allow_insecure_issuer: false,
             }),
             _ => Err(ConfigErrors(problems)),
         }
@@ -422,7 +459,10 @@ mod tests {
         assert_eq!(cfg.account_id.as_str(), "123456789012");
         assert!(matches!(cfg.database, Database::EmbeddedSqlite));
         assert!(matches!(cfg.master_key, MasterKeySource::DataDir));
-        assert!(matches!(cfg.root_credentials, RootCredentialsSource::GenerateOnce));
+        assert!(matches!(
+            cfg.root_credentials,
+            RootCredentialsSource::GenerateOnce
+        ));
         assert_eq!(cfg.body_limit, 1_048_576);
         assert!(data.is_dir());
     }
@@ -499,12 +539,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = args(&["--data-dir", dir.path().to_str().unwrap()]);
         let mut env = FakeEnv::default();
-        env.vars
-            .insert("IRSA_ROOT_ACCESS_KEY_ID".into(), "AKIAAAAAAAAAAAAAAAAA".into());
-        env.vars
-            .insert("IRSA_ROOT_SECRET_ACCESS_KEY_FILE".into(), "/run/secret".into());
-        env.files
-            .insert("/run/secret".into(), "0123456789abcdefghij0123456789abcdefghij\n".into());
+        env.vars.insert(
+            "IRSA_ROOT_ACCESS_KEY_ID".into(),
+            "AKIAAAAAAAAAAAAAAAAA".into(),
+        );
+        env.vars.insert(
+            "IRSA_ROOT_SECRET_ACCESS_KEY_FILE".into(),
+            "/run/secret".into(),
+        );
+        env.files.insert(
+            "/run/secret".into(),
+            "0123456789abcdefghij0123456789abcdefghij\n".into(),
+        );
         let cfg = a.validate(&env).unwrap();
         match cfg.root_credentials {
             RootCredentialsSource::Provided {
@@ -519,15 +565,25 @@ mod tests {
 
         env.files.clear();
         let errors = a.validate(&env).unwrap_err();
-        assert!(errors.to_string().contains("IRSA_ROOT_SECRET_ACCESS_KEY_FILE"));
+        assert!(errors
+            .to_string()
+            .contains("IRSA_ROOT_SECRET_ACCESS_KEY_FILE"));
 
         let mut half = FakeEnv::default();
-        half.vars
-            .insert("IRSA_ROOT_ACCESS_KEY_ID".into(), "AKIAAAAAAAAAAAAAAAAA".into());
-        assert!(a.validate(&half).unwrap_err().to_string().contains("set both"));
+        half.vars.insert(
+            "IRSA_ROOT_ACCESS_KEY_ID".into(),
+            "AKIAAAAAAAAAAAAAAAAA".into(),
+        );
+        assert!(a
+            .validate(&half)
+            .unwrap_err()
+            .to_string()
+            .contains("set both"));
 
         let mut bad_id = FakeEnv::default();
-        bad_id.vars.insert("IRSA_ROOT_ACCESS_KEY_ID".into(), "root".into());
+        bad_id
+            .vars
+            .insert("IRSA_ROOT_ACCESS_KEY_ID".into(), "root".into());
         bad_id
             .vars
             .insert("IRSA_ROOT_SECRET_ACCESS_KEY".into(), "short".into());

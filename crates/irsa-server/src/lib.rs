@@ -2,8 +2,10 @@
 //! Errors become HTTP exactly once, in the API layer; this crate wires
 //! the pieces together and owns the process lifecycle.
 
+mod aws;
 pub mod bootstrap;
 pub mod config;
+pub mod issuer;
 pub mod middleware;
 pub mod telemetry;
 
@@ -51,6 +53,8 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
+    /// STS and IAM operations.
+    pub api: irsa_api::AwsApi,
 }
 
 /// Opens the store and ensures the root key: everything `run` does before
@@ -74,19 +78,69 @@ pub async fn prepare(
     .await
     .map_err(ServeError::Store)?;
     let root = bootstrap::ensure_root_credentials(store.as_ref(), &config).await?;
+    if let Some(issuer) = &config.issuer {
+        // Create the first signing key before serving its JWKS.
+        issuer::signing_key(store.as_ref(), issuer.key_type)
+            .await
+            .map_err(|err| ServeError::Bootstrap(err.to_string()))?;
+    }
+    let api = irsa_api::AwsApi::new(store.clone(), clock.clone(), config.account_id.clone())
+        .await
+        .map_err(|err| {
+            ServeError::Bootstrap(format!("cannot initialise the API: {}", err.message))
+        })?;
+    api.set_web_identity_verifier(Arc::new(web_identity(&config, &clock)?));
     let state = AppState {
         config: Arc::new(config),
         store,
         clock,
+        api,
     };
     Ok((state, root))
 }
 
+/// AssumeRoleWithWebIdentity's verifier: public roots, `--oidc-ca-file`
+/// and each provider's thumbprints.
+fn web_identity(
+    config: &ServeConfig,
+    clock: &SharedClock,
+) -> Result<irsa_api::web_identity::OidcWebIdentity, ServeError> {
+    let mut verifier_config = irsa_oidc::VerifierConfig {
+        clock: clock.clone(),
+        allow_insecure_http: config.allow_insecure_issuer,
+        ..irsa_oidc::VerifierConfig::default()
+    };
+    if let Some(pem) = &config.oidc_ca_pem {
+        verifier_config
+            .add_ca_pem(pem)
+            .map_err(|err| ServeError::Bootstrap(format!("--oidc-ca-file: {err}")))?;
+    }
+    let verifier = irsa_oidc::OidcVerifier::new(verifier_config)
+        .map_err(|err| ServeError::Bootstrap(format!("cannot set up OIDC verification: {err}")))?;
+    Ok(irsa_api::web_identity::OidcWebIdentity::new(
+        verifier,
+        config.allow_insecure_issuer,
+    ))
+}
+
 /// The HTTP application.
 pub fn router(state: AppState) -> Router {
+    let issuer_routes = state
+        .config
+        .issuer
+        .clone()
+        .map_or_else(Router::new, |config| {
+            issuer::routes(issuer::IssuerService {
+                store: state.store.clone(),
+                config,
+                clock: state.clock.clone(),
+            })
+        });
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(issuer_routes)
         .route("/readyz", get(readyz))
+        .route("/", get(aws::handle).post(aws::handle))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }
@@ -128,7 +182,11 @@ pub async fn run(
     let app = router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);

@@ -2,8 +2,12 @@
 
 use std::process::ExitCode;
 
+mod cmd;
+
 use clap::{Parser, Subcommand};
-use irsa_server::config::{ProcessEnvironment, ServeArgs};
+use irsa_core::{Clock, SystemClock};
+use irsa_server::config::{ConfigErrors, ProcessEnvironment, ServeArgs};
+use irsa_server::issuer::IssuerArgs;
 
 /// Self-hosted IAM Roles for Service Accounts and OIDC web-identity federation.
 #[derive(Debug, Parser)]
@@ -16,7 +20,52 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve STS and IAM (AWS Query protocol), health and metrics on one port.
-    Serve(ServeArgs),
+    Serve(ServeCommand),
+    /// Kubernetes mutating admission webhook (amazon-eks-pod-identity-webhook compatible).
+    Webhook(irsa_webhook::WebhookArgs),
+    /// Decode, verify and issue service-account tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// OIDC issuer documents and signing keys.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+    /// OIDC provider helpers.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeCommand {
+    #[command(flatten)]
+    server: ServeArgs,
+    #[command(flatten)]
+    issuer: IssuerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a token's header and claims without verifying it (like jwt.io).
+    Decode(cmd::token::DecodeArgs),
+    /// Verify a token like STS does (discovery, JWKS, TLS trust) and print each check.
+    Verify(cmd::token::VerifyArgs),
+    /// Mint a Kubernetes-shaped service-account token with the built-in issuer's key (offline).
+    Issue(cmd::keyring::IssueArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum IssuerCommand {
+    /// Write discovery and JWKS documents for a cluster's own service-account public keys.
+    Keys(cmd::files::KeysArgs),
+    /// Serve documents written by `irsa issuer keys` with the right content types.
+    Serve(cmd::files::ServeArgs),
+    /// Add a new signing key to the built-in issuer (old keys stay published).
+    Rotate(cmd::keyring::RotateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum OidcCommand {
+    /// Print the SHA-1 thumbprint IAM expects for an issuer, and the certificate chain.
+    Thumbprint(cmd::oidc::ThumbprintArgs),
 }
 
 /// Exit status for configuration and startup problems the user must fix.
@@ -26,24 +75,132 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(&args),
+        Command::Webhook(args) => webhook(args),
+        Command::Token(command) => token(command),
+        Command::Issuer(command) => issuer(command),
+        Command::Oidc(OidcCommand::Thumbprint(args)) => {
+            match cmd::block_on(cmd::oidc::thumbprint(&args)).and_then(|r| r) {
+                Ok(report) => {
+                    print!("{}", cmd::oidc::render(&report));
+                    ExitCode::SUCCESS
+                }
+                Err(err) => cmd::report("irsa oidc thumbprint", &err),
+            }
+        }
     }
 }
 
-fn serve(args: &ServeArgs) -> ExitCode {
-    let config = match args.validate(&ProcessEnvironment) {
-        Ok(config) => config,
-        Err(errors) => {
-            eprint!("irsa serve: {errors}");
+/// Prints `text` on success, or the error with exit status 2.
+fn finish(prefix: &str, result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => cmd::report(prefix, &err),
+    }
+}
+
+fn token(command: TokenCommand) -> ExitCode {
+    match command {
+        TokenCommand::Decode(args) => finish(
+            "irsa token decode",
+            cmd::token::decode(&args, SystemClock.unix_seconds()),
+        ),
+        TokenCommand::Verify(args) => {
+            let clock = std::sync::Arc::new(SystemClock);
+            match cmd::block_on(cmd::token::verify(&args, clock)).and_then(|r| r) {
+                Ok(report) => {
+                    print!("{}", report.text);
+                    if report.valid {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(err) => cmd::report("irsa token verify", &err),
+            }
+        }
+        TokenCommand::Issue(args) => {
+            let printed = args.output.is_none();
+            let result = cmd::block_on(cmd::keyring::issue(&args)).and_then(|r| r);
+            finish(
+                "irsa token issue",
+                result.map(|token| {
+                    if printed {
+                        format!("{token}\n")
+                    } else {
+                        String::new()
+                    }
+                }),
+            )
+        }
+    }
+}
+
+fn issuer(command: IssuerCommand) -> ExitCode {
+    match command {
+        IssuerCommand::Keys(args) => finish("irsa issuer keys", cmd::files::keys(&args)),
+        IssuerCommand::Serve(args) => {
+            irsa_server::telemetry::init_logging(irsa_server::config::LogFormat::Pretty);
+            let result = cmd::block_on(cmd::files::serve(&args, irsa_server::shutdown_signal()))
+                .and_then(|r| r);
+            finish("irsa issuer serve", result.map(|()| String::new()))
+        }
+        IssuerCommand::Rotate(args) => finish(
+            "irsa issuer rotate",
+            cmd::block_on(cmd::keyring::rotate(&args)).and_then(|r| r),
+        ),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            eprintln!("irsa: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        })
+}
+
+fn webhook(args: irsa_webhook::WebhookArgs) -> ExitCode {
+    irsa_server::telemetry::init_logging(irsa_server::config::LogFormat::Pretty);
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(irsa_webhook::run(args, irsa_server::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("irsa webhook: {err}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn serve(args: &ServeCommand) -> ExitCode {
+    // Both flag groups are checked before reporting, so every problem shows at once.
+    let server = args.server.validate(&ProcessEnvironment);
+    let issuer = args.issuer.validate();
+    let config = match (server, issuer) {
+        (Ok(mut config), Ok(issuer)) => {
+            config.issuer = issuer;
+            // The verifier accepts http:// providers only with the same flag.
+            config.allow_insecure_issuer = args.issuer.allow_insecure_issuer;
+            config
+        }
+        (server, issuer) => {
+            let mut problems = server.err().map(|e| e.0).unwrap_or_default();
+            problems.extend(issuer.err().unwrap_or_default());
+            eprint!("irsa serve: {}", ConfigErrors(problems));
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     irsa_server::telemetry::init_logging(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("irsa serve: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(irsa_server::run(config, irsa_server::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

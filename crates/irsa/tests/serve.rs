@@ -1,91 +1,11 @@
 //! `irsa serve` as a user runs it: the real binary, real files, real sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failures
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-fn irsa() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_irsa"));
-    // Keep the developer's environment out of the test.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("IRSA_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
+use std::net::TcpListener;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A bare HTTP/1.1 GET; returns (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let port = free_port();
-        let child = irsa()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some((200, _)) = http_get(port, "/readyz") {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("server did not become ready");
-    }
-
-    /// Sends SIGTERM and returns what the process printed.
-    fn stop(self) -> Output {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait_with_output().unwrap()
-    }
-}
-
-fn root_key_id(data_dir: &Path) -> String {
-    let text = std::fs::read_to_string(data_dir.join("root-credentials")).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("aws_access_key_id = "))
-        .unwrap()
-        .to_owned()
-}
+use support::{free_port, http_get, irsa, root_key_id, Server};
 
 #[test]
 fn serves_health_and_keeps_root_key_across_restarts() {
@@ -110,7 +30,10 @@ fn serves_health_and_keeps_root_key_across_restarts() {
     {
         use std::os::unix::fs::PermissionsExt;
         for file in ["root-credentials", "master-key"] {
-            let mode = std::fs::metadata(data.join(file)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(data.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{file} mode {mode:o}");
         }
     }
@@ -119,7 +42,10 @@ fn serves_health_and_keeps_root_key_across_restarts() {
     let second = server.stop();
     assert!(second.status.success());
     let stdout = String::from_utf8_lossy(&second.stdout);
-    assert!(!stdout.contains("aws_secret_access_key"), "printed again: {stdout}");
+    assert!(
+        !stdout.contains("aws_secret_access_key"),
+        "printed again: {stdout}"
+    );
     assert_eq!(root_key_id(&data), key_id, "root key changed on restart");
 }
 
@@ -147,7 +73,10 @@ fn invalid_configuration_lists_every_problem_and_exits_2() {
     for flag in ["--listen", "--account-id", "--log-format", "--database-url"] {
         assert!(stderr.contains(flag), "{flag} not reported:\n{stderr}");
     }
-    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "wrote files");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "wrote files"
+    );
 }
 
 #[test]

@@ -1,0 +1,112 @@
+//! A full signed GetCallerIdentity through the axum router (no network):
+//! body read, Query decode, SigV4 parse + key lookup + verify, authorization,
+//! XML rendering.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::body::Body;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use irsa_core::SystemClock;
+use irsa_server::config::{Environment, ServeArgs};
+use tower::ServiceExt;
+
+struct NoEnv;
+
+impl Environment for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+
+fn signed_request(key_id: &str, secret: &str) -> http::Request<Vec<u8>> {
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri("http://127.0.0.1:8080/")
+        .header("host", "127.0.0.1:8080")
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body(BODY.as_bytes().to_vec())
+        .expect("request");
+    let identity: Identity = Credentials::new(key_id, secret, None, None, "bench").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("sts")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("params")
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        "http://127.0.0.1:8080/",
+        req.headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().expect("ascii header"))),
+        SignableBody::Bytes(BODY.as_bytes()),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    instructions.apply_to_request_http1x(&mut req);
+    req
+}
+
+fn bench_router(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = tempfile::tempdir().expect("tempdir");
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data.path().to_path_buf(),
+        account_id: "123456789012".into(),
+        database_url: None,
+        master_key_file: None,
+        log_format: "pretty".into(),
+        body_limit: "1048576".into(),
+        request_timeout: "30".into(),
+        shutdown_grace: "5".into(),
+        oidc_ca_file: None,
+    };
+    let config = args.validate(&NoEnv).expect("config");
+    let (state, root) = runtime
+        .block_on(irsa_server::prepare(config, Arc::new(SystemClock)))
+        .expect("server state");
+    let app = irsa_server::router(state);
+    let template = signed_request(&root.access_key_id, root.secret_access_key.expose());
+
+    let mut group = c.benchmark_group("router");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("signed GetCallerIdentity", |b| {
+        b.iter(|| {
+            let mut req = http::Request::builder()
+                .method("POST")
+                .uri("/")
+                .body(Body::from(template.body().clone()))
+                .expect("request");
+            *req.headers_mut() = template.headers().clone();
+            let response = runtime
+                .block_on(app.clone().oneshot(req))
+                .expect("infallible");
+            assert_eq!(response.status(), 200);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_router);
+criterion_main!(benches);

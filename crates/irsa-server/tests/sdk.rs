@@ -1,0 +1,244 @@
+//! The real aws-sdk-rust (STS and IAM clients) against an in-process server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failures
+
+mod common;
+
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use common::{credentials, TestServer};
+use irsa_core::SecretString;
+
+fn code_of<E: ProvideErrorMetadata>(err: &E) -> String {
+    err.code().unwrap_or("<none>").to_owned()
+}
+
+#[tokio::test]
+async fn root_get_caller_identity() {
+    let server = TestServer::start().await;
+    let out = server
+        .sts(server.root_credentials())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.account(), Some("123456789012"));
+    assert_eq!(out.arn(), Some("arn:aws:iam::123456789012:root"));
+    assert_eq!(out.user_id(), Some("123456789012"));
+}
+
+#[tokio::test]
+async fn wrong_secret_is_signature_does_not_match() {
+    let server = TestServer::start().await;
+    let bad = credentials(
+        &server.root.access_key_id,
+        &SecretString::new("0000000000000000000000000000000000000000"),
+        None,
+    );
+    let err = server
+        .sts(bad)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "SignatureDoesNotMatch");
+
+    let unknown = credentials(
+        "AKIAAAAAAAAAAAAAAAAA",
+        &SecretString::new("0000000000000000000000000000000000000000"),
+        None,
+    );
+    let err = server
+        .sts(unknown)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "InvalidClientTokenId");
+}
+
+#[tokio::test]
+async fn user_denied_then_allowed_then_assumes_role() {
+    let server = TestServer::start().await;
+    let iam = server.iam(server.root_credentials());
+
+    let user = iam.create_user().user_name("alice").send().await.unwrap();
+    assert_eq!(
+        user.user().unwrap().arn(),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    let key = iam
+        .create_access_key()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let alice = credentials(
+        key.access_key_id(),
+        &SecretString::new(key.secret_access_key()),
+        None,
+    );
+
+    // Who am I works for everyone.
+    let me = server
+        .sts(alice.clone())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/alice"));
+
+    // No policy yet: denied with AWS's message shape.
+    let err = server
+        .iam(alice.clone())
+        .list_roles()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "AccessDenied");
+    let message = err.message().unwrap_or_default().to_owned();
+    assert!(
+        message.contains(
+            "arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:ListRoles"
+        ),
+        "{message}"
+    );
+
+    iam.put_user_policy()
+        .user_name("alice")
+        .policy_name("roles")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListRoles","sts:AssumeRole"],"Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    server.iam(alice.clone()).list_roles().send().await.unwrap();
+
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("app")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let assumed = server
+        .sts(alice.clone())
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/app")
+        .role_session_name("s1")
+        .send()
+        .await
+        .unwrap();
+    let creds = assumed.credentials().unwrap();
+    assert!(creds.access_key_id().starts_with("ASIA"));
+    assert_eq!(
+        assumed.assumed_role_user().unwrap().arn(),
+        "arn:aws:sts::123456789012:assumed-role/app/s1"
+    );
+
+    let session = credentials(
+        creds.access_key_id(),
+        &SecretString::new(creds.secret_access_key()),
+        Some(creds.session_token().to_owned()),
+    );
+    let me = server
+        .sts(session)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some("arn:aws:sts::123456789012:assumed-role/app/s1")
+    );
+    assert!(me.user_id().unwrap().ends_with(":s1"));
+
+    // A tampered session token is refused.
+    let mut token = creds.session_token().to_owned();
+    let last = token.pop().unwrap();
+    token.push(if last == 'A' { 'B' } else { 'A' });
+    let tampered = credentials(
+        creds.access_key_id(),
+        &SecretString::new(creds.secret_access_key()),
+        Some(token),
+    );
+    let err = server
+        .sts(tampered)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "InvalidClientTokenId");
+
+    // Root may not assume roles.
+    let err = server
+        .sts(server.root_credentials())
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/app")
+        .role_session_name("s2")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "AccessDenied");
+    assert_eq!(
+        err.message(),
+        Some("Roles may not be assumed by root accounts.")
+    );
+}
+
+#[tokio::test]
+async fn list_roles_paginates() {
+    let server = TestServer::start().await;
+    let iam = server.iam(server.root_credentials());
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    for i in 0..7 {
+        iam.create_role()
+            .role_name(format!("role-{i}"))
+            .path("/team/")
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    let pages: Vec<_> = iam
+        .list_roles()
+        .path_prefix("/team/")
+        .max_items(3)
+        .into_paginator()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(pages.len(), 3);
+    let names: Vec<String> = pages
+        .into_iter()
+        .flat_map(|p| p.unwrap().roles)
+        .map(|r| r.role_name)
+        .collect();
+    assert_eq!(names.len(), 7);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    let err = iam
+        .create_role()
+        .role_name("ROLE-0")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "EntityAlreadyExists");
+    let err = iam
+        .get_role()
+        .role_name("missing")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "NoSuchEntity");
+}

@@ -1,0 +1,389 @@
+//! AssumeRoleWithWebIdentity end to end: a real HTTPS OIDC issuer with a
+//! throwaway CA, the IAM setup through aws-sdk-iam, and the aws-sdk-rust
+//! web-identity credentials provider reading a token file.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failures
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::TestServer;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use irsa_core::{SystemClock, TestClock};
+use irsa_oidc::{
+    discovery_document, jwks_document, mint, ObjectRef, ServiceAccountToken, SigningKey,
+    SigningKeyType,
+};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+const ACCOUNT: &str = "123456789012";
+
+/// An OIDC issuer over HTTPS on 127.0.0.1, certificate from a fresh CA.
+struct HttpsIssuer {
+    url: String,
+    ca_file: tempfile::NamedTempFile,
+    key: SigningKey,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpsIssuer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HttpsIssuer {
+    async fn start(key_type: SigningKeyType) -> HttpsIssuer {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "irsa e2e CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let ca = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let ca_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca_file.path(), ca_cert.pem()).unwrap();
+
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![
+                leaf.der().clone(),
+                CertificateDer::from(ca_cert.der().to_vec()),
+            ],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+
+        let key = SigningKey::generate(key_type).unwrap();
+        let discovery = discovery_document(&url, &[key.public_key().clone()]);
+        let jwks = jwks_document(&[key.public_key().clone()]);
+        let app = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || async move { Json(discovery) }),
+            )
+            .route("/openid/v1/jwks", get(move || async move { Json(jwks) }));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                            .await;
+                    }
+                });
+            }
+        });
+        HttpsIssuer {
+            url,
+            ca_file,
+            key,
+            task,
+        }
+    }
+
+    fn host(&self) -> &str {
+        self.url.strip_prefix("https://").unwrap()
+    }
+
+    fn provider_arn(&self) -> String {
+        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{}", self.host())
+    }
+
+    /// A Kubernetes projected service-account token.
+    fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audience: &str,
+        now: i64,
+    ) -> String {
+        ServiceAccountToken {
+            issuer: self.url.clone(),
+            audiences: vec![audience.to_owned()],
+            namespace: namespace.to_owned(),
+            service_account: ObjectRef {
+                name: name.to_owned(),
+                uid: "6f0e2d5a-9c5b-4a57-8a59-1f5e0c7c1e11".to_owned(),
+            },
+            pod: Some(ObjectRef {
+                name: format!("{name}-7d9f8b6c5-x2x9q"),
+                uid: "0d6a3b1e-2f4c-4b8e-9a7d-5c3e1f2a4b6c".to_owned(),
+            }),
+            node: None,
+            expiration_seconds: 3600,
+            warn_after: None,
+        }
+        .mint(&self.key, now)
+        .unwrap()
+    }
+}
+
+fn now() -> i64 {
+    irsa_core::Clock::unix_seconds(&SystemClock)
+}
+
+/// The IAM half of the walkthrough: provider, role trusting one service account.
+async fn setup(server: &TestServer, issuer: &HttpsIssuer, role: &str, trust_sub: &str) {
+    let iam = server.iam(server.root_credentials());
+    let _ = iam
+        .create_open_id_connect_provider()
+        .url(&issuer.url)
+        .client_id_list("sts.amazonaws.com")
+        .send()
+        .await;
+    let host = issuer.host();
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": issuer.provider_arn()},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {format!("{host}:aud"): "sts.amazonaws.com"},
+                "StringLike": {format!("{host}:sub"): trust_sub}
+            }
+        }]
+    });
+    iam.create_role()
+        .role_name(role)
+        .assume_role_policy_document(trust.to_string())
+        .max_session_duration(7200)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn assume(
+    server: &TestServer,
+    role: &str,
+    token: &str,
+) -> Result<
+    aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput,
+    (String, String),
+> {
+    // Unsigned call: no credentials at all, as a pod without keys makes it.
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .endpoint_url(server.endpoint())
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+        .assume_role_with_web_identity()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{role}"))
+        .role_session_name("pod")
+        .web_identity_token(token)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = e.into_service_error();
+            (
+                e.code().unwrap_or_default().to_owned(),
+                e.message().unwrap_or_default().to_owned(),
+            )
+        })
+}
+
+#[tokio::test]
+async fn irsa_walkthrough_with_sdk_web_identity_provider() {
+    let issuer = HttpsIssuer::start(SigningKeyType::Rsa2048).await;
+    let server = TestServer::start_with(Arc::new(SystemClock), Some(issuer.ca_file.path())).await;
+    setup(&server, &issuer, "app", "system:serviceaccount:default:app").await;
+
+    // Direct call: every response field the walkthrough lists.
+    let token = issuer.service_account_token("default", "app", "sts.amazonaws.com", now());
+    let out = assume(&server, "app", &token).await.unwrap();
+    assert_eq!(
+        out.subject_from_web_identity_token(),
+        Some("system:serviceaccount:default:app")
+    );
+    assert_eq!(out.audience(), Some("sts.amazonaws.com"));
+    assert_eq!(out.provider(), Some(issuer.provider_arn().as_str()));
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/pod")
+    );
+    assert!(out
+        .credentials()
+        .unwrap()
+        .access_key_id()
+        .starts_with("ASIA"));
+
+    // The SDK's own flow: token file (with a trailing newline, as kubelet
+    // writes it) + role ARN, credentials fetched and used transparently.
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), format!("{token}\n")).unwrap();
+    // Exactly the environment the webhook gives a pod; only this test in
+    // this binary reads the process environment.
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        std::env::remove_var(var);
+    }
+    std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
+    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_ROLE_ARN", format!("arn:aws:iam::{ACCOUNT}:role/app"));
+    std::env::set_var("AWS_ROLE_SESSION_NAME", "sdk-session");
+    std::env::set_var("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.path());
+    std::env::set_var("AWS_ENDPOINT_URL_STS", server.endpoint());
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let me = aws_sdk_sts::Client::new(&sdk_config)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/sdk-session").as_str())
+    );
+}
+
+#[tokio::test]
+async fn walkthrough_mistakes_give_the_errors_users_search_for() {
+    let issuer = HttpsIssuer::start(SigningKeyType::EcdsaP256).await;
+    let server = TestServer::start_with(Arc::new(SystemClock), Some(issuer.ca_file.path())).await;
+    setup(&server, &issuer, "app", "system:serviceaccount:default:app").await;
+    let t = now();
+
+    // Another audience.
+    let token = issuer.service_account_token("default", "app", "vault", t);
+    let (code, message) = assume(&server, "app", &token).await.unwrap_err();
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidIdentityToken", "Incorrect token audience")
+    );
+
+    // Another service account.
+    let token = issuer.service_account_token("default", "other", "sts.amazonaws.com", t);
+    let (code, message) = assume(&server, "app", &token).await.unwrap_err();
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+    );
+
+    // A role that does not exist is denied the same way.
+    let token = issuer.service_account_token("default", "app", "sts.amazonaws.com", t);
+    let (code, message) = assume(&server, "nope", &token).await.unwrap_err();
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+    );
+
+    // Expired (beyond the five-minute allowance).
+    let token = issuer.service_account_token("default", "app", "sts.amazonaws.com", t - 3600 - 600);
+    let (code, message) = assume(&server, "app", &token).await.unwrap_err();
+    assert_eq!(code, "ExpiredTokenException");
+    assert!(
+        message.starts_with("Token expired: current date/time"),
+        "{message}"
+    );
+
+    // Unregistered issuer.
+    let stranger = HttpsIssuer::start(SigningKeyType::Rsa2048).await;
+    let token = stranger.service_account_token("default", "app", "sts.amazonaws.com", t);
+    let (code, message) = assume(&server, "app", &token).await.unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+    assert_eq!(
+        message,
+        format!(
+            "No OpenIDConnect provider found in your account for {}",
+            stranger.url
+        )
+    );
+
+    // Signed by a key the issuer never published (same kid).
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&base64_url_decode(token.split('.').nth(1).unwrap())).unwrap();
+    claims["iss"] = serde_json::Value::String(issuer.url.clone());
+    let forged = mint(&claims, &stranger.key).unwrap();
+    let (code, _) = assume(&server, "app", &forged).await.unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+
+    // Garbage.
+    let (code, _) = assume(&server, "app", "not.a.jwt").await.unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+}
+
+#[tokio::test]
+async fn duration_is_capped_by_max_session_duration() {
+    let issuer = HttpsIssuer::start(SigningKeyType::Rsa2048).await;
+    let clock = TestClock::new(std::time::SystemTime::now());
+    let server = TestServer::start_with(Arc::new(clock), Some(issuer.ca_file.path())).await;
+    setup(&server, &issuer, "app", "system:serviceaccount:*:app").await;
+    let token = issuer.service_account_token("prod", "app", "sts.amazonaws.com", now());
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .endpoint_url(server.endpoint())
+        .build();
+    let sts = aws_sdk_sts::Client::from_conf(config);
+    let err = sts
+        .assume_role_with_web_identity()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/app"))
+        .role_session_name("pod")
+        .web_identity_token(&token)
+        .duration_seconds(7201)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("ValidationError"));
+    assert_eq!(
+        err.message(),
+        Some("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    );
+    let out = sts
+        .assume_role_with_web_identity()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/app"))
+        .role_session_name("pod")
+        .web_identity_token(&token)
+        .duration_seconds(7200)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.subject_from_web_identity_token(),
+        Some("system:serviceaccount:prod:app")
+    );
+}
+
+fn base64_url_decode(segment: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap()
+}

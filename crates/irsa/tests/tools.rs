@@ -1,0 +1,537 @@
+//! `irsa token`, `irsa issuer` and `irsa oidc` as a user runs them: the
+//! real binary, real files, real sockets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use irsa_oidc::{ObjectRef, ServiceAccountToken, SigningKey, SigningKeyType};
+use serde_json::Value;
+use support::{free_port, irsa};
+
+fn run(args: &[&str]) -> Output {
+    irsa().args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn now() -> i64 {
+    irsa_core::Clock::unix_seconds(&irsa_core::SystemClock)
+}
+
+fn minted(key: &SigningKey) -> String {
+    ServiceAccountToken {
+        issuer: "https://issuer.example".into(),
+        audiences: vec!["sts.amazonaws.com".into()],
+        namespace: "default".into(),
+        service_account: ObjectRef {
+            name: "demo".into(),
+            uid: "sa-uid".into(),
+        },
+        pod: None,
+        node: None,
+        expiration_seconds: 3600,
+        warn_after: None,
+    }
+    .mint(key, now())
+    .unwrap()
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new(label, der.to_vec()))
+}
+
+/// Status, lower-cased headers, body.
+type Response = (u16, Vec<(String, String)>, String);
+
+/// A raw GET.
+fn get(port: u16, path: &str) -> Option<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some((status, headers, body.to_owned()))
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(port: u16, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some((200, _, _)) = get(port, path) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing answered 200 on {path}");
+}
+
+#[test]
+fn decode_prints_header_claims_and_relative_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(SigningKeyType::EcdsaP256).unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{}\n", minted(&key))).unwrap();
+
+    let out = run(&["token", "decode", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\"ES256\""), "{stdout}");
+    assert!(stdout.contains(key.kid()), "{stdout}");
+    assert!(
+        stdout.contains("system:serviceaccount:default:demo"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expires in 59m") || stdout.contains("expires in 1h"),
+        "{stdout}"
+    );
+
+    let out = run(&["token", "decode", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["claims"]["aud"],
+        serde_json::json!(["sts.amazonaws.com"])
+    );
+    assert_eq!(json["header"]["kid"], key.kid());
+    assert_eq!(json["expired"], false);
+    assert_eq!(json["verified"], false);
+
+    // Standard input.
+    let mut child = irsa()
+        .args(["token", "decode", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(minted(&key).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["claims"]["sub"], "system:serviceaccount:default:demo");
+}
+
+#[test]
+fn decode_rejects_bad_token_files_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(SigningKeyType::EcdsaP256).unwrap();
+    let cases = [
+        ("empty.jwt", String::new(), "the token file is empty"),
+        ("crlf.jwt", format!("{}\r\n", minted(&key)), "CRLF"),
+        ("garbage.jwt", "hello".to_owned(), "not a JWT"),
+    ];
+    for (name, contents, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, contents).unwrap();
+        let out = run(&["token", "decode", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+    let out = run(&[
+        "token",
+        "decode",
+        dir.path().join("missing").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing: cannot read"));
+}
+
+fn write_keys(out_dir: &Path, issuer: &str, keys: &[&Path], extra: &[&str]) -> Output {
+    let mut args = vec!["issuer", "keys", "--issuer-url", issuer];
+    for k in keys {
+        args.extend(["--public-key", k.to_str().unwrap()]);
+    }
+    args.extend(["--out", out_dir.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn issuer_keys_writes_documents_and_issuer_serve_serves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(SigningKeyType::Rsa2048).unwrap();
+    let old = SigningKey::generate(SigningKeyType::Rsa2048).unwrap();
+    let sa_pub = dir.path().join("sa.pub");
+    let old_pub = dir.path().join("old.pub");
+    std::fs::write(&sa_pub, pem("PUBLIC KEY", &key.public_key().spki_der())).unwrap();
+    std::fs::write(&old_pub, pem("PUBLIC KEY", &old.public_key().spki_der())).unwrap();
+    let out_dir = dir.path().join("site");
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}/cluster");
+
+    let out = write_keys(
+        &out_dir,
+        &issuer,
+        &[&sa_pub, &old_pub],
+        &["--allow-insecure-issuer"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let jwks: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("openid/v1/jwks")).unwrap())
+            .unwrap();
+    assert_eq!(
+        jwks["keys"][0]["kid"],
+        key.kid(),
+        "kid as kube-apiserver computes it"
+    );
+    assert_eq!(jwks["keys"][1]["kid"], old.kid());
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    let disco: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join(".well-known/openid-configuration")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(disco["issuer"], issuer.as_str());
+    assert_eq!(disco["jwks_uri"], format!("{issuer}/openid/v1/jwks"));
+
+    let _server = Running(
+        irsa()
+            .args(["issuer", "serve", "--dir", out_dir.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "/cluster/openid/v1/jwks");
+    let (_, headers, body) = get(port, "/cluster/.well-known/openid-configuration").unwrap();
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), disco);
+    let (_, headers, body) = get(port, "/cluster/openid/v1/jwks").unwrap();
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/jwk-set+json")
+    );
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=3600")
+    );
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), jwks);
+    // Also at the root, for proxies that strip the path.
+    assert_eq!(get(port, "/openid/v1/jwks").unwrap().0, 200);
+    assert_eq!(get(port, "/nothing").unwrap().0, 404);
+
+    // A token signed by the cluster key verifies against the served issuer.
+    let token = ServiceAccountToken {
+        issuer: issuer.clone(),
+        audiences: vec!["sts.amazonaws.com".into()],
+        namespace: "kube-system".into(),
+        service_account: ObjectRef {
+            name: "builder".into(),
+            uid: "u".into(),
+        },
+        pod: None,
+        node: None,
+        expiration_seconds: 3600,
+        warn_after: None,
+    }
+    .mint(&key, now())
+    .unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let out = run(&[
+        "token",
+        "verify",
+        token_file.to_str().unwrap(),
+        "--issuer",
+        &issuer,
+        "--audience",
+        "sts.amazonaws.com",
+        "--allow-insecure-issuer",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("[ok  ] signature valid"), "{stdout}");
+    let out = run(&[
+        "token",
+        "verify",
+        token_file.to_str().unwrap(),
+        "--issuer",
+        &issuer,
+        "--audience",
+        "someone-else",
+        "--allow-insecure-issuer",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("[FAIL] aud"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn issuer_keys_bad_input_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(SigningKeyType::Rsa2048).unwrap();
+    let ec = SigningKey::generate(SigningKeyType::EcdsaP256).unwrap();
+    let not_pem = dir.path().join("not-pem.pub");
+    std::fs::write(&not_pem, "ssh-rsa AAAA me@host\n").unwrap();
+    let private = dir.path().join("sa.key");
+    std::fs::write(&private, pem("PRIVATE KEY", key.pkcs8_der().expose())).unwrap();
+    let rsa_pub = dir.path().join("rsa.pub");
+    std::fs::write(&rsa_pub, pem("PUBLIC KEY", &key.public_key().spki_der())).unwrap();
+    let ec_pub = dir.path().join("ec.pub");
+    std::fs::write(&ec_pub, pem("PUBLIC KEY", &ec.public_key().spki_der())).unwrap();
+    let out_dir = dir.path().join("site");
+    let https = "https://oidc.example";
+
+    for (files, expected) in [
+        (vec![not_pem.as_path()], "not-pem.pub: not a PEM file"),
+        (vec![private.as_path()], "sa.key: contains a private key"),
+        (
+            vec![rsa_pub.as_path(), ec_pub.as_path()],
+            "ec.pub: holds a key of type EC",
+        ),
+    ] {
+        let out = write_keys(&out_dir, https, &files, &[]);
+        assert_eq!(out.status.code(), Some(2), "{expected}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = write_keys(&out_dir, "https://oidc.example/?a=b", &[&rsa_pub], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("query"), "{}", text(&out.stderr));
+    let out = write_keys(&out_dir, "http://oidc.example", &[&rsa_pub], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out_dir.exists(), "nothing written on error");
+}
+
+#[test]
+fn token_issue_offline_then_serve_publishes_the_key_and_verify_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}/issuer");
+    let token_file = dir.path().join("token");
+    let issue = |output: Option<&Path>| {
+        let mut cmd = irsa();
+        cmd.args(["token", "issue", "--data-dir", data.to_str().unwrap()])
+            .args(["--issuer-url", &issuer, "--allow-insecure-issuer"])
+            .args(["--namespace", "team-a", "--service-account", "app"])
+            .args(["--audience", "sts.amazonaws.com", "--audience", "vault"])
+            .args([
+                "--pod-name",
+                "app-0",
+                "--node-name",
+                "node-1",
+                "--expiration",
+                "600",
+            ]);
+        if let Some(path) = output {
+            cmd.arg("--output").arg(path);
+        }
+        cmd.output().unwrap()
+    };
+
+    let out = issue(Some(&token_file));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "the token goes to the file only");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = run(&["token", "decode", "--json", token_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let claims = &json["claims"];
+    assert_eq!(claims["sub"], "system:serviceaccount:team-a:app");
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!(["sts.amazonaws.com", "vault"])
+    );
+    assert_eq!(claims["iss"], issuer.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+    assert_eq!(claims["kubernetes.io"]["pod"]["name"], "app-0");
+    assert_eq!(claims["kubernetes.io"]["node"]["name"], "node-1");
+    assert_eq!(claims["kubernetes.io"]["namespace"], "team-a");
+    let kid = json["header"]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(json["header"]["alg"], "RS256");
+
+    // Printed to stdout without --output; the same key signs.
+    let out = issue(None);
+    assert!(out.status.success());
+    let printed = text(&out.stdout);
+    let decoded = irsa_oidc::jwt::decode(printed.trim()).unwrap();
+    assert_eq!(decoded.kid(), Some(kid.as_str()));
+
+    // Too short a lifetime is refused like TokenRequest does.
+    let out = run(&[
+        "token",
+        "issue",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--issuer-url",
+        &issuer,
+        "--allow-insecure-issuer",
+        "--namespace",
+        "a",
+        "--service-account",
+        "b",
+        "--expiration",
+        "60",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--expiration"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The server started on the same data dir publishes the key.
+    let _server = Running(
+        irsa()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--issuer-url", &issuer, "--allow-insecure-issuer"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "/issuer/openid/v1/jwks");
+    let (_, headers, body) = get(port, "/issuer/openid/v1/jwks").unwrap();
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/jwk-set+json")
+    );
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=3600")
+    );
+    let jwks: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+    let (_, headers, body) = get(port, "/issuer/.well-known/openid-configuration").unwrap();
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let disco: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(disco["issuer"], issuer.as_str());
+    assert_eq!(disco["jwks_uri"], format!("{issuer}/openid/v1/jwks"));
+
+    let out = run(&[
+        "token",
+        "verify",
+        token_file.to_str().unwrap(),
+        "--issuer",
+        &issuer,
+        "--audience",
+        "vault",
+        "--allow-insecure-issuer",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // Rotation: a new key signs, the old one stays published, old tokens verify.
+    let out = run(&["issuer", "rotate", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = issue(None);
+    let new_kid = irsa_oidc::jwt::decode(text(&out.stdout).trim())
+        .unwrap()
+        .kid()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_kid, kid);
+    let (_, _, body) = get(port, "/issuer/openid/v1/jwks").unwrap();
+    let jwks: Value = serde_json::from_str(&body).unwrap();
+    let mut kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    kids.sort_unstable();
+    // Keys created in the same second have no defined order.
+    let mut expected = vec![kid.as_str(), new_kid.as_str()];
+    expected.sort_unstable();
+    assert_eq!(kids, expected);
+    let out = run(&[
+        "token",
+        "verify",
+        token_file.to_str().unwrap(),
+        "--issuer",
+        &issuer,
+        "--allow-insecure-issuer",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn serve_reports_issuer_flag_problems_with_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "serve",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        "nowhere",
+        "--issuer-url",
+        "http://issuer.example",
+        "--issuer-key-type",
+        "dsa",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for needle in [
+        "--listen",
+        "--issuer-url",
+        "--allow-insecure-issuer",
+        "--issuer-key-type",
+        "3 problem(s)",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}
