@@ -65,4 +65,39 @@ arn=$(as_session "$STOKEN" aws sts get-caller-identity --query Arn --output text
 TAMPERED="${STOKEN:0:20}$( [[ "${STOKEN:20:1}" == "A" ]] && echo B || echo A )${STOKEN:21}"
 expect_error InvalidClientTokenId as_session "$TAMPERED" aws sts get-caller-identity
 
+# The IAM half of the IRSA walkthrough: a managed policy from a file, an OIDC
+# provider with a thumbprint, a role trusting one service account, the
+# attachment; every document read back equal to what was sent.
+ISSUER_HOST="oidc.cli.example.com/id/CLUSTER1"
+cat > "$WORK/app-read.json" <<'JSON'
+{"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "dynamodb:GetItem"], "Resource": "*"}]}
+JSON
+POLICY_ARN=$(aws iam create-policy --policy-name app-read --policy-document "file://$WORK/app-read.json" --query Policy.Arn --output text)
+[[ "$POLICY_ARN" == "arn:aws:iam::123456789012:policy/app-read" ]] || fail "policy arn: $POLICY_ARN"
+PROVIDER_ARN=$(aws iam create-open-id-connect-provider --url "https://$ISSUER_HOST" \
+    --client-id-list sts.amazonaws.com --thumbprint-list 9e99a48a9960b14926bb7f3b02e22da2b0ab7280 \
+    --query OpenIDConnectProviderArn --output text)
+[[ "$PROVIDER_ARN" == "arn:aws:iam::123456789012:oidc-provider/$ISSUER_HOST" ]] || fail "provider arn: $PROVIDER_ARN"
+expect_error EntityAlreadyExists aws iam create-open-id-connect-provider --url "https://$ISSUER_HOST" --client-id-list sts.amazonaws.com
+cat > "$WORK/irsa-trust.json" <<JSON
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": "$PROVIDER_ARN"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"$ISSUER_HOST:aud": "sts.amazonaws.com", "$ISSUER_HOST:sub": "system:serviceaccount:default:app"}}}]}
+JSON
+aws iam create-role --role-name irsa-app --assume-role-policy-document "file://$WORK/irsa-trust.json" >/dev/null
+aws iam attach-role-policy --role-name irsa-app --policy-arn "$POLICY_ARN"
+
+same_json() { # FILE, JSON text
+    python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.loads(sys.argv[2]); sys.exit(0 if a == b else 1)' "$1" "$2" \
+        || fail "document differs from $1: $2"
+}
+same_json "$WORK/irsa-trust.json" "$(aws iam get-role --role-name irsa-app --query Role.AssumeRolePolicyDocument)"
+same_json "$WORK/app-read.json" "$(aws iam get-policy-version --policy-arn "$POLICY_ARN" --version-id v1 --query PolicyVersion.Document)"
+attached=$(aws iam list-attached-role-policies --role-name irsa-app --query 'AttachedPolicies[0].PolicyArn' --output text)
+[[ "$attached" == "$POLICY_ARN" ]] || fail "attached: $attached"
+clients=$(aws iam get-open-id-connect-provider --open-id-connect-provider-arn "$PROVIDER_ARN" --query 'ClientIDList[0]' --output text)
+[[ "$clients" == "sts.amazonaws.com" ]] || fail "client ids: $clients"
+expect_error DeleteConflict aws iam delete-role --role-name irsa-app
+expect_error DeleteConflict aws iam delete-policy --policy-arn "$POLICY_ARN"
+expect_error MalformedPolicyDocument aws iam create-policy --policy-name bad --policy-document '{"Version":"2012-10-17","Statement":[]}'
+expect_error InvalidInput aws iam create-open-id-connect-provider --url "http://$ISSUER_HOST" --client-id-list sts.amazonaws.com
+
 echo "aws CLI walkthrough passed"

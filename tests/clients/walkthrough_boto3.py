@@ -76,4 +76,42 @@ tampered = token[:10] + ("B" if token[10] == "A" else "A") + token[11:]
 bad = client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], tampered)
 expect_error("InvalidClientTokenId", bad.get_caller_identity)
 
+# The IAM half of the IRSA walkthrough, and paginated lists.
+host = "oidc.boto.example.com/id/CLUSTER2"
+provider_arn = iam.create_open_id_connect_provider(
+    Url=f"https://{host}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
+)["OpenIDConnectProviderArn"]
+assert provider_arn == f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}", provider_arn
+read = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::bucket/*"}],
+}
+policy_arn = iam.create_policy(PolicyName="boto-read", PolicyDocument=json.dumps(read))["Policy"]["Arn"]
+irsa_trust = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": "system:serviceaccount:default:app"}},
+    }],
+}
+iam.create_role(RoleName="boto-irsa", AssumeRolePolicyDocument=json.dumps(irsa_trust))
+iam.attach_role_policy(RoleName="boto-irsa", PolicyArn=policy_arn)
+assert iam.get_role(RoleName="boto-irsa")["Role"]["AssumeRolePolicyDocument"] == irsa_trust
+version = iam.get_policy_version(PolicyArn=policy_arn, VersionId="v1")["PolicyVersion"]
+assert version["Document"] == read and version["IsDefaultVersion"], version
+for n in range(12):
+    iam.create_role(RoleName=f"page-{n:02d}", Path="/paged/", AssumeRolePolicyDocument=json.dumps(trust))
+names = [
+    role["RoleName"]
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix="/paged/", PaginationConfig={"PageSize": 5})
+    for role in page["Roles"]
+]
+assert names == [f"page-{n:02d}" for n in range(12)], names
+expect_error("NoSuchEntity", iam.get_role, RoleName="missing")
+# Two access keys per user, as in IAM.
+iam.create_access_key(UserName="boto-user")
+expect_error("LimitExceeded", iam.create_access_key, UserName="boto-user")
+
 print("boto3 walkthrough passed")
