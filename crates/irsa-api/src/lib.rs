@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authorize;
 pub mod error;
 pub mod iam;
+pub mod metrics;
 pub mod model;
 pub mod protocol;
 pub mod service;

@@ -80,6 +80,7 @@ pub(crate) struct Inner {
     pub(crate) policies: authorize::PolicyCache,
     /// Access key id → when its use was last written (throttles the writes).
     pub(crate) key_use: Mutex<HashMap<String, OffsetDateTime>>,
+    pub(crate) metrics: crate::metrics::ApiMetrics,
 }
 
 /// The STS + IAM API. Cheap to clone; share one per process.
@@ -134,6 +135,7 @@ impl AwsApi {
                 web_identity: OnceLock::new(),
                 policies: authorize::PolicyCache::default(),
                 key_use: Mutex::new(HashMap::new()),
+                metrics: crate::metrics::ApiMetrics::new(),
             }),
         })
     }
@@ -141,6 +143,11 @@ impl AwsApi {
     /// Plugs in AssumeRoleWithWebIdentity (once; later calls are ignored and return false).
     pub fn set_web_identity_verifier(&self, verifier: Arc<dyn WebIdentityVerifier>) -> bool {
         self.inner.web_identity.set(verifier).is_ok()
+    }
+
+    /// Request counters and latency histograms (Prometheus).
+    pub fn metrics(&self) -> &crate::metrics::ApiMetrics {
+        &self.inner.metrics
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -173,7 +180,16 @@ impl AwsApi {
             .and_then(|v| v.to_str().ok());
         let format = ResponseFormat::from_accept(accept);
         let mut service = Service::Sts;
-        let outcome = self.handle_inner(&request, &mut service).await;
+        let mut metric_action = crate::metrics::UNKNOWN_ACTION;
+        let started = std::time::Instant::now();
+        let outcome = self
+            .handle_inner(&request, &mut service, &mut metric_action)
+            .await;
+        self.inner.metrics.observe(
+            metric_action,
+            outcome.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok"),
+            started.elapsed().as_secs_f64(),
+        );
         let (status, (content_type, body)) = match outcome {
             Ok((action, node)) => (
                 200,
@@ -198,13 +214,15 @@ impl AwsApi {
         &self,
         request: &HttpRequest<'_>,
         service: &mut Service,
+        metric_action: &mut &'static str,
     ) -> Result<(&'static str, Option<Node>), ApiError> {
         let query = (!request.query.is_empty()).then_some(request.query.as_bytes());
         let body = (request.method.eq_ignore_ascii_case("POST") && !request.body.is_empty())
             .then_some(request.body);
         let q = QueryRequest::decode(query, body)?;
-        if let Some(s) = crate::model::service_of(&q.action) {
-            *service = s;
+        if let Some(op) = crate::model::operation(&q.action) {
+            *service = op.service;
+            *metric_action = op.name;
         }
         let mut info = RequestInfo {
             request_id: request.request_id.to_owned(),

@@ -9,6 +9,7 @@ pub mod issuer;
 pub mod middleware;
 pub mod telemetry;
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// STS and IAM operations.
     pub api: irsa_api::AwsApi,
+    /// The verifier behind AssumeRoleWithWebIdentity (for its cache metrics).
+    pub oidc: irsa_oidc::OidcVerifier,
 }
 
 /// Opens the store and ensures the root key: everything `run` does before
@@ -89,12 +92,15 @@ pub async fn prepare(
         .map_err(|err| {
             ServeError::Bootstrap(format!("cannot initialise the API: {}", err.message))
         })?;
-    api.set_web_identity_verifier(Arc::new(web_identity(&config, &clock)?));
+    let web_identity = web_identity(&config, &clock)?;
+    let oidc = web_identity.verifier().clone();
+    api.set_web_identity_verifier(Arc::new(web_identity));
     let state = AppState {
         config: Arc::new(config),
         store,
         clock,
         api,
+        oidc,
     };
     Ok((state, root))
 }
@@ -136,13 +142,51 @@ pub fn router(state: AppState) -> Router {
                 clock: state.clock.clone(),
             })
         });
+    let timeout = state.config.request_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .merge(issuer_routes)
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/", get(aws::handle).post(aws::handle))
+        // 503 lets SDKs retry a request that took too long (slow store, slow issuer).
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
+}
+
+/// Prometheus text: API requests by action and outcome, latency, and the
+/// OIDC key cache.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut text = state.api.metrics().render();
+    let cache = state.oidc.cache_stats();
+    text.push_str(
+        "# HELP irsa_oidc_key_cache_events_total OIDC discovery/JWKS cache events.\n\
+         # TYPE irsa_oidc_key_cache_events_total counter\n",
+    );
+    for (event, value) in [
+        ("hit", cache.hits),
+        ("miss", cache.misses),
+        ("fetch", cache.fetches),
+        ("fetch_error", cache.fetch_errors),
+        ("stale_served", cache.stale_served),
+        ("rate_limited", cache.rate_limited),
+    ] {
+        let _ = writeln!(
+            text,
+            "irsa_oidc_key_cache_events_total{{event=\"{event}\"}} {value}"
+        );
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn healthz() -> &'static str {

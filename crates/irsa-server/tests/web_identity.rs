@@ -336,6 +336,16 @@ async fn walkthrough_mistakes_give_the_errors_users_search_for() {
     // Garbage.
     let (code, _) = assume(&server, "app", "not.a.jwt").await.unwrap_err();
     assert_eq!(code, "InvalidIdentityToken");
+
+    // Every outcome is counted.
+    let metrics = server.get_text("/metrics").await;
+    for line in [
+        r#"irsa_api_requests_total{action="AssumeRoleWithWebIdentity",outcome="AccessDenied"} 2"#,
+        r#"irsa_api_requests_total{action="AssumeRoleWithWebIdentity",outcome="ExpiredTokenException"} 1"#,
+        r#"irsa_oidc_key_cache_events_total{event="fetch"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
 }
 
 #[tokio::test]

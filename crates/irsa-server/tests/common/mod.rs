@@ -114,3 +114,24 @@ pub fn credentials(
 ) -> aws_credential_types::Credentials {
     aws_credential_types::Credentials::new(id, secret.expose(), token, None, "irsa-test")
 }
+
+impl TestServer {
+    /// GET over a bare HTTP/1.1 connection; returns the body.
+    pub async fn get_text(&self, path: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: irsa\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
+    }
+}
