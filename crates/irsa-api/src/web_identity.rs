@@ -4,7 +4,7 @@
 //! and source identity from the token's AWS claims.
 
 use async_trait::async_trait;
-use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
+use irsa_core::Arn;
 use irsa_oidc::{OidcVerifier, ProviderTrust, VerifiedToken, VerifyError};
 use irsa_policy::{
     evaluate, minified_len, Decision, PolicyKind, PolicySet, PolicySource, RequestContext,
@@ -17,9 +17,10 @@ use time::OffsetDateTime;
 use crate::authorize::{self, validate_document};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{AssumeRoleWithWebIdentityRequest, PolicyDescriptorType};
-use crate::protocol::response::{credentials_node, Node};
+use crate::protocol::response::Node;
 use crate::service::{store_error, AwsApi, RequestInfo, WebIdentityVerifier};
-use crate::session_token::{SessionClaims, SessionPrincipal, SessionTag};
+use crate::session_token::SessionTag;
+use crate::sts::{issue_role_session, RoleSessionGrant};
 
 /// Claim carrying session tags (`principal_tags`, `transitive_tag_keys`).
 pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
@@ -462,49 +463,24 @@ impl OidcWebIdentity {
             })
             .collect();
         let packed = packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags)?;
-        let issued_at = api.now().unix_timestamp();
-        let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
-        let secret = generate_secret_access_key();
-        let claims = SessionClaims {
-            access_key_id: access_key_id.clone(),
-            secret_access_key: secret.clone(),
-            principal: SessionPrincipal::AssumedRole {
-                role_arn: role.arn.clone(),
-                role_id: role.id.clone(),
-                session_name: r.role_session_name.clone(),
+        let (credentials, assumed_role_user) = issue_role_session(
+            api,
+            &role,
+            &r.role_session_name,
+            duration,
+            RoleSessionGrant {
+                session_policy: r.policy.clone(),
+                policy_arns,
+                tags,
+                transitive_tag_keys: tag_claims.transitive_tag_keys.clone(),
+                source_identity: facts.source_identity.clone(),
+                role_chained: false,
             },
-            account: api.account().clone(),
-            issued_at,
-            expires_at: issued_at + i64::from(duration),
-            session_policy: r.policy.clone(),
-            policy_arns,
-            tags,
-            transitive_tag_keys: tag_claims.transitive_tag_keys.clone(),
-            source_identity: facts.source_identity.clone(),
-            role_chained: false,
-        };
-        let session_token = api.seal_session(&claims)?;
-        let session_arn = Arn::assumed_role(api.account(), &role.name, &r.role_session_name);
+        )?;
         let mut node = Node::object()
-            .with(
-                "Credentials",
-                credentials_node(
-                    &access_key_id,
-                    &secret,
-                    session_token,
-                    claims.expires_at_utc(),
-                ),
-            )
+            .with("Credentials", credentials)
             .with("SubjectFromWebIdentityToken", facts.subject.clone())
-            .with(
-                "AssumedRoleUser",
-                Node::object()
-                    .with(
-                        "AssumedRoleId",
-                        format!("{}:{}", role.id, r.role_session_name),
-                    )
-                    .with("Arn", session_arn.to_string()),
-            );
+            .with("AssumedRoleUser", assumed_role_user);
         if let Some(packed) = packed {
             node = node.with("PackedPolicySize", packed);
         }

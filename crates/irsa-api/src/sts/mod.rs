@@ -3,7 +3,7 @@
 
 use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
 use irsa_policy::{PolicyKind as DocKind, PolicySource};
-use irsa_store::StoreError;
+use irsa_store::{Role, StoreError};
 
 use crate::auth::{Caller, CallerKind};
 use crate::authorize;
@@ -212,29 +212,20 @@ async fn assume_role(
     // Packed size: session policy, policy ARNs and tags against one budget.
     let packed = packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags)?;
 
-    let now = api.now();
-    let issued_at = now.unix_timestamp();
-    let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
-    let secret = generate_secret_access_key();
-    let claims = SessionClaims {
-        access_key_id: access_key_id.clone(),
-        secret_access_key: secret.clone(),
-        principal: SessionPrincipal::AssumedRole {
-            role_arn: role.arn.clone(),
-            role_id: role.id.clone(),
-            session_name: r.role_session_name.clone(),
+    let (credentials, assumed_role_user) = issue_role_session(
+        api,
+        &role,
+        &r.role_session_name,
+        duration,
+        RoleSessionGrant {
+            session_policy: r.policy.clone(),
+            policy_arns,
+            tags,
+            transitive_tag_keys: transitive,
+            source_identity: source_identity.clone(),
+            role_chained: chained,
         },
-        account: api.account().clone(),
-        issued_at,
-        expires_at: issued_at + i64::from(duration),
-        session_policy: r.policy.clone(),
-        policy_arns,
-        tags,
-        transitive_tag_keys: transitive,
-        source_identity: source_identity.clone(),
-        role_chained: chained,
-    };
-    let token = api.seal_session(&claims)?;
+    )?;
     let store = std::sync::Arc::clone(api.store());
     let (role_name, region) = (role.name.clone(), info.region.clone());
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -244,25 +235,64 @@ async fn assume_role(
             }
         });
     }
-    let session_arn = Arn::assumed_role(api.account(), &role.name, &r.role_session_name);
     let mut node = Node::object()
-        .with(
-            "Credentials",
-            credentials_node(&access_key_id, &secret, token, claims.expires_at_utc()),
-        )
-        .with(
-            "AssumedRoleUser",
-            Node::object()
-                .with(
-                    "AssumedRoleId",
-                    format!("{}:{}", role.id, r.role_session_name),
-                )
-                .with("Arn", session_arn.to_string()),
-        );
+        .with("Credentials", credentials)
+        .with("AssumedRoleUser", assumed_role_user);
     if let Some(packed) = packed {
         node = node.with("PackedPolicySize", packed);
     }
     Ok(node.with_opt("SourceIdentity", source_identity))
+}
+
+/// What a new role session carries besides its role and name.
+pub(crate) struct RoleSessionGrant {
+    pub session_policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub tags: Vec<SessionTag>,
+    pub transitive_tag_keys: Vec<String>,
+    pub source_identity: Option<String>,
+    pub role_chained: bool,
+}
+
+/// Mints a session of `role` (fresh ASIA key, sealed token) and returns the
+/// `Credentials` and `AssumedRoleUser` members every AssumeRole* result has.
+pub(crate) fn issue_role_session(
+    api: &AwsApi,
+    role: &Role,
+    session_name: &str,
+    duration_seconds: i32,
+    grant: RoleSessionGrant,
+) -> Result<(Node, Node), ApiError> {
+    let issued_at = api.now().unix_timestamp();
+    let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
+    let secret = generate_secret_access_key();
+    let claims = SessionClaims {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret.clone(),
+        principal: SessionPrincipal::AssumedRole {
+            role_arn: role.arn.clone(),
+            role_id: role.id.clone(),
+            session_name: session_name.to_owned(),
+        },
+        account: api.account().clone(),
+        issued_at,
+        expires_at: issued_at + i64::from(duration_seconds),
+        session_policy: grant.session_policy,
+        policy_arns: grant.policy_arns,
+        tags: grant.tags,
+        transitive_tag_keys: grant.transitive_tag_keys,
+        source_identity: grant.source_identity,
+        role_chained: grant.role_chained,
+    };
+    let token = api.seal_session(&claims)?;
+    let credentials = credentials_node(&access_key_id, &secret, token, claims.expires_at_utc());
+    let assumed_role_user = Node::object()
+        .with("AssumedRoleId", format!("{}:{session_name}", role.id))
+        .with(
+            "Arn",
+            Arn::assumed_role(api.account(), &role.name, session_name).to_string(),
+        );
+    Ok((credentials, assumed_role_user))
 }
 
 fn get_session_token(
