@@ -34,6 +34,19 @@ pub use sql::normalize_provider_url;
 /// File name of the embedded SQLite database inside the data directory.
 pub const SQLITE_FILE: &str = "irsa.db";
 
+/// Which managed policies `list_policies` keeps: ListPolicies'
+/// `OnlyAttached` and `PolicyUsageFilter` folded into one choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PolicyListFilter {
+    /// Every policy.
+    #[default]
+    All,
+    /// Attached to at least one user or role (as a permissions policy).
+    Attached,
+    /// Set as the permissions boundary of at least one user or role.
+    UsedAsBoundary,
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -198,11 +211,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Creates the policy with version `v1` as default.
     async fn create_policy(&self, policy: NewPolicy) -> Result<ManagedPolicy>;
     async fn get_policy(&self, arn: &str) -> Result<ManagedPolicy>;
-    /// `only_attached` keeps policies with a non-zero attachment count.
+    /// Local managed policies in name order, narrowed by `filter`.
     async fn list_policies(
         &self,
         query: &ListQuery,
-        only_attached: bool,
+        filter: PolicyListFilter,
     ) -> Result<Page<ManagedPolicy>>;
     /// `DeleteConflict` while attached or while non-default versions exist.
     async fn delete_policy(&self, arn: &str) -> Result<()>;
@@ -223,11 +236,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
 
     // --------------------------------------------------- OIDC providers
-    /// The URL is normalised with [`normalize_provider_url`]; it is the
-    /// unique key. At most 100 client ids and 5 thumbprints.
+    /// The URL is normalised with [`normalize_provider_url`]; the URL
+    /// without its scheme is the unique key (so `http://h` and `https://h`
+    /// clash with `AlreadyExists` naming the existing URL). At most 100
+    /// client ids and 5 thumbprints.
     async fn create_oidc_provider(&self, provider: NewOidcProvider) -> Result<OidcProvider>;
     async fn get_oidc_provider(&self, arn: &str) -> Result<OidcProvider>;
-    /// Lookup by issuer URL (normalised first), e.g. a token's `iss`.
+    /// Lookup by issuer URL (normalised first), e.g. a token's `iss`; the
+    /// scheme must match the provider's.
     async fn find_oidc_provider_by_url(&self, url: &str) -> Result<OidcProvider>;
     /// Ordered by URL.
     async fn list_oidc_providers(&self) -> Result<Vec<OidcProvider>>;
@@ -258,4 +274,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         retire_after: Option<time::OffsetDateTime>,
     ) -> Result<()>;
     async fn delete_server_key(&self, purpose: &str, key_id: &str) -> Result<()>;
+
+    // ------------------------------------------------- account settings
+    /// An account-wide setting by name (`None` when never set).
+    async fn get_account_setting(&self, name: &str) -> Result<Option<String>>;
+    /// Sets an account-wide setting and returns its previous value, in one
+    /// serialised write: of concurrent writers exactly one sees any given
+    /// old value (IAM's Enable/Disable answer "already enabled" that way).
+    async fn set_account_setting(&self, name: &str, value: &str) -> Result<Option<String>>;
 }

@@ -22,7 +22,7 @@ use crate::model::{
     RoleLastUsed, RoleUpdate, ServerKey, Tag, User, UserUpdate, MAX_ACCESS_KEYS_PER_USER,
     MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, MAX_TAGS,
 };
-use crate::{Backend, Result, Store, StoreConfig, SQLITE_FILE};
+use crate::{Backend, PolicyListFilter, Result, Store, StoreConfig, SQLITE_FILE};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -97,15 +97,24 @@ fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// Normalises an OIDC provider URL: `https://` + lowercase host + path,
-/// without a trailing `/`. Returns `(url, key)` where key is the URL without
-/// `https://` — what provider ARNs and condition-key prefixes use.
+/// Normalises an OIDC provider URL: the scheme (`https://` when absent;
+/// `http://` is kept, for `--allow-insecure-issuer` setups), the lowercase
+/// host and the path, without a trailing `/`. Returns `(url, key)` where key
+/// is the URL without its scheme — what provider ARNs and condition-key
+/// prefixes use.
+/// The key is unique: `http://h` and `https://h` cannot both be providers
+/// (their ARNs would be equal), and a lookup must match the scheme too.
 pub fn normalize_provider_url(url: &str) -> (String, String) {
     let trimmed = url.trim();
-    let rest = if trimmed.len() >= 8 && trimmed[..8].eq_ignore_ascii_case("https://") {
-        &trimmed[8..]
+    let has = |scheme: &str| {
+        trimmed.len() >= scheme.len() && trimmed[..scheme.len()].eq_ignore_ascii_case(scheme)
+    };
+    let (scheme, rest) = if has("https://") {
+        ("https://", &trimmed[8..])
+    } else if has("http://") {
+        ("http://", &trimmed[7..])
     } else {
-        trimmed
+        ("https://", trimmed)
     };
     let rest = rest.trim_end_matches('/');
     let (host, path) = match rest.find('/') {
@@ -113,7 +122,7 @@ pub fn normalize_provider_url(url: &str) -> (String, String) {
         None => (rest, ""),
     };
     let key = format!("{}{path}", host.to_ascii_lowercase());
-    (format!("https://{key}"), key)
+    (format!("{scheme}{key}"), key)
 }
 
 fn name_key(name: &str) -> String {
@@ -1527,18 +1536,27 @@ impl Store for SqlStore {
     async fn list_policies(
         &self,
         query: &ListQuery,
-        only_attached: bool,
+        filter: PolicyListFilter,
     ) -> Result<Page<ManagedPolicy>> {
         let limit = query.limit();
+        // Only fixed SQL fragments are spliced in; values stay bound.
+        let usage = match filter {
+            PolicyListFilter::All => "",
+            PolicyListFilter::Attached => {
+                "AND EXISTS (SELECT 1 FROM attachments a WHERE a.policy_arn = p.arn)"
+            }
+            PolicyListFilter::UsedAsBoundary => {
+                "AND (EXISTS (SELECT 1 FROM users u WHERE u.permissions_boundary = p.arn) \
+                 OR EXISTS (SELECT 1 FROM roles r WHERE r.permissions_boundary = p.arn))"
+            }
+        };
         let sql = format!(
             "{POLICY_SELECT} WHERE p.name_key > $1 AND substr(p.path, 1, length($2)) = $2 \
-             AND ($3 = 0 OR EXISTS (SELECT 1 FROM attachments a WHERE a.policy_arn = p.arn)) \
-             ORDER BY p.name_key LIMIT $4"
+             {usage} ORDER BY p.name_key LIMIT $3"
         );
         let rows = sqlx::query(&sql)
             .bind(query.marker.clone().unwrap_or_default())
             .bind(query.path_prefix.clone().unwrap_or_else(|| "/".to_owned()))
-            .bind(i64::from(only_attached))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
@@ -1765,14 +1783,14 @@ impl Store for SqlStore {
         check_provider_lists(provider.client_ids.len(), provider.thumbprints.len())?;
         let (url, key) = normalize_provider_url(&provider.url);
         let mut tx = self.begin_write().await?;
-        if Self::exists(
-            &mut *tx,
-            "SELECT 1 FROM oidc_providers WHERE url_key = $1",
-            &key,
-        )
-        .await?
+        if let Some(row) = sqlx::query("SELECT url FROM oidc_providers WHERE url_key = $1")
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?
         {
-            return Err(StoreError::exists(Entity::OidcProvider, url));
+            // Named by the existing URL, so an http/https clash says which one is there.
+            let existing: String = row.try_get("url")?;
+            return Err(StoreError::exists(Entity::OidcProvider, existing));
         }
         let now = self.now();
         let mut client_ids = Vec::new();
@@ -1819,13 +1837,18 @@ impl Store for SqlStore {
 
     async fn find_oidc_provider_by_url(&self, url: &str) -> Result<OidcProvider> {
         let (normalised, key) = normalize_provider_url(url);
-        match sqlx::query("SELECT * FROM oidc_providers WHERE url_key = $1")
+        let found = match sqlx::query("SELECT * FROM oidc_providers WHERE url_key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?
         {
-            Some(row) => Self::provider_from(&row),
-            None => Err(StoreError::not_found(Entity::OidcProvider, normalised)),
+            Some(row) => Some(Self::provider_from(&row)?),
+            None => None,
+        };
+        // An http `iss` must not find the https provider of the same host (or back).
+        match found {
+            Some(provider) if provider.url == normalised => Ok(provider),
+            _ => Err(StoreError::not_found(Entity::OidcProvider, normalised)),
         }
     }
 
@@ -1941,6 +1964,37 @@ impl Store for SqlStore {
             .bind(purpose)
             .bind(key_id);
         self.update_one(query, Entity::ServerKey, key_id).await
+    }
+
+    // ------------------------------------------------- account settings
+
+    async fn get_account_setting(&self, name: &str) -> Result<Option<String>> {
+        let value: Option<String> =
+            sqlx::query_scalar("SELECT value FROM account_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(value)
+    }
+
+    async fn set_account_setting(&self, name: &str, value: &str) -> Result<Option<String>> {
+        let mut tx = self.begin_write().await?;
+        let previous: Option<String> =
+            sqlx::query_scalar("SELECT value FROM account_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO account_settings (name, value, updated) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(previous)
     }
 }
 

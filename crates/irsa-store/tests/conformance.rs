@@ -13,8 +13,8 @@ use common::{Harness, START};
 use irsa_core::{is_valid_id, IdPrefix, SecretBytes, SecretString};
 use irsa_store::{
     AccessKeyStatus, Entity, KeyOwner, ListQuery, MasterKey, NewAccessKey, NewOidcProvider,
-    NewPolicy, NewRole, NewServerKey, NewUser, PrincipalKind, RoleUpdate, StoreError, Tag,
-    UserUpdate,
+    NewPolicy, NewRole, NewServerKey, NewUser, PolicyListFilter, PrincipalKind, RoleUpdate,
+    StoreError, Tag, UserUpdate,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -59,8 +59,10 @@ conformance!(
     role_delete_conflicts,
     inline_policies,
     managed_policies_and_versions,
+    policy_list_usage_filters,
     attachments_and_limits,
     oidc_providers,
+    http_oidc_providers_keep_their_scheme,
     key_ring,
     secrets_encrypted_at_rest,
     wrong_master_key_refused_at_open,
@@ -69,6 +71,8 @@ conformance!(
     concurrent_access_keys_never_exceed_two,
     concurrent_attachments_never_exceed_ten,
     concurrent_key_ring_bootstrap_creates_one_key,
+    account_settings,
+    concurrent_account_setting_has_one_winner,
 );
 
 fn at_start() -> OffsetDateTime {
@@ -390,7 +394,10 @@ async fn list_pagination_and_path_prefix(h: Harness) {
             .collect::<Vec<_>>(),
         ["zeta"]
     );
-    let policies = s.list_policies(&ListQuery::all(), false).await.unwrap();
+    let policies = s
+        .list_policies(&ListQuery::all(), PolicyListFilter::All)
+        .await
+        .unwrap();
     assert_eq!(
         policies
             .items
@@ -800,13 +807,16 @@ async fn managed_policies_and_versions(h: Harness) {
         .await
         .unwrap();
     assert_eq!(s.get_policy(&p.arn).await.unwrap().attachment_count, 1);
-    let attached = s.list_policies(&ListQuery::all(), true).await.unwrap();
+    let attached = s
+        .list_policies(&ListQuery::all(), PolicyListFilter::Attached)
+        .await
+        .unwrap();
     assert_eq!(attached.items.len(), 1);
     s.create_policy(NewPolicy::new("unattached", DOC))
         .await
         .unwrap();
     assert_eq!(
-        s.list_policies(&ListQuery::all(), true)
+        s.list_policies(&ListQuery::all(), PolicyListFilter::Attached)
             .await
             .unwrap()
             .items
@@ -814,7 +824,7 @@ async fn managed_policies_and_versions(h: Harness) {
         1
     );
     assert_eq!(
-        s.list_policies(&ListQuery::all(), false)
+        s.list_policies(&ListQuery::all(), PolicyListFilter::All)
             .await
             .unwrap()
             .items
@@ -832,6 +842,79 @@ async fn managed_policies_and_versions(h: Harness) {
         s.create_policy_version(&p.arn, "{}".into(), true).await,
         Entity::Policy,
     );
+}
+
+/// ListPolicies' OnlyAttached / PolicyUsageFilter: attached as a
+/// permissions policy vs set as a user's or role's permissions boundary.
+async fn policy_list_usage_filters(h: Harness) {
+    let s = &h.store;
+    let mut arns = std::collections::HashMap::new();
+    for name in ["attached", "boundary", "both", "unused"] {
+        let p = s.create_policy(NewPolicy::new(name, DOC)).await.unwrap();
+        arns.insert(name, p.arn);
+    }
+    s.create_role(NewRole::new("r", TRUST)).await.unwrap();
+    s.create_user(NewUser::named("u")).await.unwrap();
+    s.attach_policy(PrincipalKind::Role, "r", &arns["attached"])
+        .await
+        .unwrap();
+    s.attach_policy(PrincipalKind::User, "u", &arns["both"])
+        .await
+        .unwrap();
+    s.set_user_permissions_boundary("u", Some(arns["boundary"].clone()))
+        .await
+        .unwrap();
+    s.set_role_permissions_boundary("r", Some(arns["both"].clone()))
+        .await
+        .unwrap();
+    let names = |filter: PolicyListFilter, query: ListQuery| async move {
+        let page = s.list_policies(&query, filter).await.unwrap();
+        let names: Vec<String> = page.items.into_iter().map(|p| p.name).collect();
+        (names, page.marker)
+    };
+    assert_eq!(
+        names(PolicyListFilter::All, ListQuery::all()).await.0,
+        ["attached", "both", "boundary", "unused"]
+    );
+    assert_eq!(
+        names(PolicyListFilter::Attached, ListQuery::all()).await.0,
+        ["attached", "both"]
+    );
+    assert_eq!(
+        names(PolicyListFilter::UsedAsBoundary, ListQuery::all())
+            .await
+            .0,
+        ["both", "boundary"]
+    );
+    // Pagination walks the filtered list, not the whole table.
+    let first = ListQuery {
+        max_items: Some(1),
+        ..ListQuery::default()
+    };
+    let (items, marker) = names(PolicyListFilter::UsedAsBoundary, first).await;
+    assert_eq!(items, ["both"]);
+    let next = ListQuery {
+        max_items: Some(1),
+        marker,
+        ..ListQuery::default()
+    };
+    let (items, marker) = names(PolicyListFilter::UsedAsBoundary, next).await;
+    assert_eq!(items, ["boundary"]);
+    assert_eq!(marker, None);
+
+    // Clearing a boundary takes the policy out of the boundary list at once.
+    s.set_role_permissions_boundary("r", None).await.unwrap();
+    assert_eq!(
+        names(PolicyListFilter::UsedAsBoundary, ListQuery::all())
+            .await
+            .0,
+        ["boundary"]
+    );
+    s.set_user_permissions_boundary("u", None).await.unwrap();
+    assert!(names(PolicyListFilter::UsedAsBoundary, ListQuery::all())
+        .await
+        .0
+        .is_empty());
 }
 
 async fn attachments_and_limits(h: Harness) {
@@ -1075,6 +1158,55 @@ async fn oidc_providers(h: Harness) {
         s.add_client_id(&second.arn, "x").await,
         Entity::OidcProvider,
     );
+}
+
+/// `--allow-insecure-issuer` setups register `http://` providers: the ARN
+/// drops the scheme, the URL keeps it, and http/https of one host clash.
+async fn http_oidc_providers_keep_their_scheme(h: Harness) {
+    let s = &h.store;
+    let p = s
+        .create_oidc_provider(NewOidcProvider {
+            url: "HTTP://127.0.0.1:8080/".into(),
+            client_ids: vec!["sts.amazonaws.com".into()],
+            thumbprints: vec![],
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.url, "http://127.0.0.1:8080");
+    assert_eq!(
+        p.arn,
+        "arn:aws:iam::123456789012:oidc-provider/127.0.0.1:8080"
+    );
+    assert_eq!(
+        s.find_oidc_provider_by_url("http://127.0.0.1:8080")
+            .await
+            .unwrap(),
+        p
+    );
+    // A token claiming the https issuer of the same host is not this provider.
+    assert_not_found(
+        s.find_oidc_provider_by_url("https://127.0.0.1:8080").await,
+        Entity::OidcProvider,
+    );
+    assert_not_found(
+        s.find_oidc_provider_by_url("127.0.0.1:8080").await,
+        Entity::OidcProvider,
+    );
+    match s
+        .create_oidc_provider(NewOidcProvider {
+            url: "https://127.0.0.1:8080".into(),
+            client_ids: vec![],
+            thumbprints: vec![],
+            tags: vec![],
+        })
+        .await
+    {
+        Err(err @ StoreError::AlreadyExists { .. }) => {
+            assert!(err.to_string().contains("http://127.0.0.1:8080"), "{err}");
+        }
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
 }
 
 fn server_key(purpose: &str, id: &str, secret: &[u8]) -> NewServerKey {
@@ -1435,4 +1567,48 @@ async fn concurrent_key_ring_bootstrap_creates_one_key(h: Harness) {
             .len(),
         1
     );
+}
+
+async fn account_settings(h: Harness) {
+    let store = &h.store;
+    assert_eq!(store.get_account_setting("feature-x").await.unwrap(), None);
+    assert_eq!(
+        store.set_account_setting("feature-x", "on").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_account_setting("feature-x").await.unwrap(),
+        Some("on".to_owned())
+    );
+    // Names are exact (case-sensitive) and independent.
+    assert_eq!(store.get_account_setting("Feature-X").await.unwrap(), None);
+    assert_eq!(
+        store.set_account_setting("feature-x", "off").await.unwrap(),
+        Some("on".to_owned())
+    );
+    assert_eq!(
+        store.set_account_setting("feature-x", "off").await.unwrap(),
+        Some("off".to_owned())
+    );
+    assert_eq!(
+        store.get_account_setting("feature-x").await.unwrap(),
+        Some("off".to_owned())
+    );
+}
+
+async fn concurrent_account_setting_has_one_winner(h: Harness) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&h.store);
+            tokio::spawn(async move { store.set_account_setting("flag", "on").await.unwrap() })
+        })
+        .collect();
+    let mut first = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            None => first += 1,
+            Some(v) => assert_eq!(v, "on"),
+        }
+    }
+    assert_eq!(first, 1, "exactly one writer sees the setting unset");
 }
