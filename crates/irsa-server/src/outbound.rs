@@ -1,0 +1,184 @@
+//! The signer of STS GetWebIdentityToken: the built-in issuer signs
+//! outbound tokens with its own keys, one per algorithm, kept in the store's
+//! key ring under their own purposes (RS256 → RSA-2048, ES384 → P-384) and
+//! published in the issuer's JWKS next to its service-account keys, so any
+//! OIDC verifier that trusts the issuer can check these tokens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use irsa_api::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
+use irsa_oidc::issuer::sign_jws;
+use irsa_oidc::{SigningKey, SigningKeyType};
+use irsa_store::{NewServerKey, ServerKey, Store};
+use serde_json::{json, Value};
+
+/// Key-ring purpose of the RS256 outbound keys.
+pub const RS256_KEY_PURPOSE: &str = "outbound-rs256";
+/// Key-ring purpose of the ES384 outbound keys.
+pub const ES384_KEY_PURPOSE: &str = "outbound-es384";
+/// Every outbound purpose (the issuer's JWKS publishes them all).
+pub const KEY_PURPOSES: [&str; 2] = [RS256_KEY_PURPOSE, ES384_KEY_PURPOSE];
+/// Every outbound key ring with the key type it holds (rotation needs it).
+pub const KEY_RINGS: [(&str, SigningKeyType); 2] = [
+    (RS256_KEY_PURPOSE, SigningKeyType::Rsa2048),
+    (ES384_KEY_PURPOSE, SigningKeyType::EcdsaP384),
+];
+
+fn purpose(alg: OutboundAlg) -> (&'static str, SigningKeyType) {
+    match alg {
+        OutboundAlg::Rs256 => KEY_RINGS[0],
+        OutboundAlg::Es384 => KEY_RINGS[1],
+    }
+}
+
+/// Signs outbound tokens as the built-in issuer.
+#[derive(Debug)]
+pub struct OutboundSigner {
+    store: Arc<dyn Store>,
+    issuer_url: String,
+    /// Parsed keys by key id (parsing an RSA key costs more than a store read).
+    loaded: Mutex<HashMap<String, Arc<SigningKey>>>,
+}
+
+impl OutboundSigner {
+    pub fn new(store: Arc<dyn Store>, issuer_url: impl Into<String>) -> Self {
+        Self {
+            store,
+            issuer_url: issuer_url.into(),
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn parse(&self, key: &ServerKey) -> Result<Arc<SigningKey>, OutboundSignerError> {
+        if let Ok(map) = self.loaded.lock() {
+            if let Some(k) = map.get(&key.key_id) {
+                return Ok(Arc::clone(k));
+            }
+        }
+        let parsed = Arc::new(
+            SigningKey::from_pkcs8_der(key.secret.expose()).map_err(|e| {
+                OutboundSignerError(format!(
+                    "outbound signing key {} is unusable: {e}",
+                    key.key_id
+                ))
+            })?,
+        );
+        if let Ok(mut map) = self.loaded.lock() {
+            map.insert(key.key_id.clone(), Arc::clone(&parsed));
+        }
+        Ok(parsed)
+    }
+
+    /// The newest active key of `alg`, created on first use (replicas
+    /// racing here agree on one key).
+    async fn key(&self, alg: OutboundAlg) -> Result<Arc<SigningKey>, OutboundSignerError> {
+        let (purpose, kind) = purpose(alg);
+        let store_err = |e: irsa_store::StoreError| OutboundSignerError(format!("key ring: {e}"));
+        let keys = self
+            .store
+            .list_server_keys(purpose)
+            .await
+            .map_err(store_err)?;
+        if let Some(newest) = keys.iter().rev().find(|k| k.active) {
+            return self.parse(newest);
+        }
+        let fresh = SigningKey::generate(kind)
+            .map_err(|e| OutboundSignerError(format!("cannot generate a key: {e}")))?;
+        let stored = self
+            .store
+            .insert_server_key_if_absent(NewServerKey {
+                purpose: purpose.to_owned(),
+                key_id: fresh.kid().to_owned(),
+                algorithm: fresh.alg().as_str().to_owned(),
+                secret: fresh.pkcs8_der().clone(),
+                public: Some(fresh.public_key().spki_der()),
+                not_before: None,
+                retire_after: None,
+                expires: None,
+            })
+            .await
+            .map_err(store_err)?;
+        tracing::info!(kid = %stored.key_id, alg = alg.as_str(), "created outbound signing key");
+        self.parse(&stored)
+    }
+}
+
+#[async_trait]
+impl OutboundTokenSigner for OutboundSigner {
+    fn issuer_url(&self) -> &str {
+        &self.issuer_url
+    }
+
+    async fn prepare(&self) -> Result<(), OutboundSignerError> {
+        for alg in [OutboundAlg::Rs256, OutboundAlg::Es384] {
+            self.key(alg).await?;
+        }
+        Ok(())
+    }
+
+    async fn sign(&self, alg: OutboundAlg, claims: &Value) -> Result<String, OutboundSignerError> {
+        let key = self.key(alg).await?;
+        let header = json!({"alg": key.alg().as_str(), "kid": key.kid(), "typ": "JWT"});
+        sign_jws(&header, claims, &key).map_err(|e| OutboundSignerError(format!("signing: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_store(dir: &std::path::Path) -> Arc<dyn Store> {
+        irsa_store::open(irsa_store::StoreConfig {
+            database_url: None,
+            data_dir: dir.to_path_buf(),
+            master_key: irsa_store::MasterKey::from_bytes(irsa_core::SecretBytes::new(vec![7; 32]))
+                .unwrap(),
+            account_id: irsa_core::AccountId::default(),
+            clock: Arc::new(irsa_core::SystemClock),
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn keys_per_algorithm_are_created_once_and_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = temp_store(dir.path()).await;
+        let signer = OutboundSigner::new(Arc::clone(&store), "https://issuer.example");
+        signer.prepare().await.unwrap();
+        signer.prepare().await.unwrap();
+        for (purpose, alg) in [(RS256_KEY_PURPOSE, "RS256"), (ES384_KEY_PURPOSE, "ES384")] {
+            let keys = store.list_server_keys(purpose).await.unwrap();
+            assert_eq!(keys.len(), 1, "{purpose}");
+            assert_eq!(keys[0].algorithm, alg);
+        }
+        let token = signer
+            .sign(OutboundAlg::Es384, &json!({"sub": "x"}))
+            .await
+            .unwrap();
+        let header = token.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "ES384");
+        assert_eq!(header["typ"], "JWT");
+        let es = store.list_server_keys(ES384_KEY_PURPOSE).await.unwrap();
+        assert_eq!(header["kid"], es[0].key_id.as_str());
+        // The issuer's JWKS lists both outbound keys.
+        let published = crate::issuer::published_keys(
+            store.as_ref(),
+            irsa_core::Clock::now_utc(&irsa_core::SystemClock),
+        )
+        .await
+        .unwrap();
+        let kids: Vec<&str> = published.iter().map(irsa_oidc::PublicKey::kid).collect();
+        assert!(kids.contains(&es[0].key_id.as_str()), "{kids:?}");
+        let rs = store.list_server_keys(RS256_KEY_PURPOSE).await.unwrap();
+        assert!(kids.contains(&rs[0].key_id.as_str()), "{kids:?}");
+        store.close().await;
+    }
+}
