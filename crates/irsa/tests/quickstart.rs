@@ -1,0 +1,165 @@
+//! The README's one-machine quick start, run as written: the shell lines
+//! between `<!-- quickstart:begin -->` and `<!-- quickstart:end -->` go to
+//! `bash` (`set -euo pipefail`) with the real `irsa` binary, the `aws` CLI,
+//! and then boto3 doing the pod's last step with the same three variables.
+//!
+//! The only differences from what a reader types:
+//! - `irsa` on `PATH` is a symlink to the binary cargo built;
+//! - `127.0.0.1:8080` becomes `127.0.0.1:PORT` (a free port) in the
+//!   extracted text, and `IRSA_LISTEN` makes `irsa serve` listen there
+//!   (the README relies on the default `--listen`);
+//! - the working directory and `HOME` are a fresh temporary directory, so
+//!   `./irsa-data`, `./token` and any `~/.aws` land there, and `AWS_*` /
+//!   `IRSA_*` variables of the developer's environment are removed;
+//! - a trap stops the background server when the script ends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failures
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const BEGIN: &str = "<!-- quickstart:begin -->";
+const END: &str = "<!-- quickstart:end -->";
+
+/// The shell lines of the quick start: the contents of the fenced blocks
+/// between the markers.
+fn quickstart_lines(readme: &str) -> String {
+    let start = readme
+        .find(BEGIN)
+        .expect("README has the quickstart:begin marker");
+    let end = readme
+        .find(END)
+        .expect("README has the quickstart:end marker");
+    assert!(start < end, "quickstart markers out of order");
+    let mut in_fence = false;
+    let mut out = String::new();
+    for line in readme[start + BEGIN.len()..end].lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(!in_fence, "unclosed code fence in the quick start");
+    out
+}
+
+/// Whether a client tool is usable; in CI its absence is a failure.
+fn available(program: &str, args: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is required in CI (scripts/test installs it with pip)"
+        );
+        eprintln!("skipping: {program} not available (run ./scripts/test to install it)");
+    }
+    ok
+}
+
+#[test]
+fn extraction_takes_only_fenced_lines_between_the_markers() {
+    let readme = "intro\n```sh\nnot this\n```\n<!-- quickstart:begin -->\ntext\n```sh\na \\\n  b\n# c\n```\nmore\n```sh\nd\n```\n<!-- quickstart:end -->\n```sh\ne\n```\n";
+    assert_eq!(quickstart_lines(readme), "a \\\n  b\n# c\nd\n");
+}
+
+#[test]
+fn readme_one_machine_quick_start() {
+    if !available("aws", &["--version"])
+        || !available("python3", &["-c", "import boto3"])
+        || !available("curl", &["--version"])
+    {
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let lines = quickstart_lines(&readme);
+    for needed in [
+        "irsa serve",
+        "create-open-id-connect-provider",
+        "irsa token issue",
+        "assume-role-with-web-identity",
+        "aws sts get-caller-identity",
+    ] {
+        assert!(lines.contains(needed), "quick start lost {needed:?}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_irsa"), bin.join("irsa")).unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+
+    let port = support::free_port();
+    let host = format!("127.0.0.1:{port}");
+    let script = format!(
+        "set -euo pipefail\n\
+         trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n\
+         {readme_lines}\n\
+         # boto3's web-identity provider, same variables as the aws CLI step.\n\
+         AWS_ROLE_ARN=arn:aws:iam::123456789012:role/demo AWS_WEB_IDENTITY_TOKEN_FILE=token \
+         AWS_ENDPOINT_URL_STS=http://{host} python3 -c \
+         'import boto3; print(\"boto3:\", boto3.client(\"sts\").get_caller_identity()[\"Arn\"])'\n",
+        readme_lines = lines.replace("127.0.0.1:8080", &host),
+    );
+
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("timeout");
+    command
+        .args(["300", "bash", "-c", &script])
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("HOME", dir.path())
+        .env("IRSA_LISTEN", &host)
+        .stdin(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || (key.starts_with("IRSA_") && key != "IRSA_LISTEN") {
+            command.env_remove(key);
+        }
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "quick start failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+
+    let prefix = "arn:aws:sts::123456789012:assumed-role/demo/";
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    assert!(
+        lines.contains(&"arn:aws:sts::123456789012:assumed-role/demo/demo"),
+        "assume-role-with-web-identity output missing:\n{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(prefix)
+            && l.len() > prefix.len()
+            && *l != format!("{prefix}demo")),
+        "aws sts get-caller-identity did not print the assumed-role ARN:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .strip_prefix("boto3: ")
+            .is_some_and(|arn| arn.starts_with(prefix) && arn.len() > prefix.len())),
+        "boto3 did not print the assumed-role ARN:\n{stdout}\n{stderr}"
+    );
+    // The token was written the way kubelet writes it.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(work.join("token")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
