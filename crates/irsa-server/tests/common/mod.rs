@@ -23,10 +23,64 @@ impl Environment for EmptyEnvironment {
     }
 }
 
+/// The database behind a test server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A new, empty database on the server `IRSA_TEST_DATABASE_URL` points at
+/// (one per test, as the store's conformance suite does), or `None` with a
+/// note when the variable is unset. In CI it must be set.
+async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let Some(admin_url) = std::env::var("IRSA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "IRSA_TEST_DATABASE_URL is not set but CI=true: the PostgreSQL API tests must run in CI"
+        );
+        eprintln!(
+            "skipping the PostgreSQL variant: set IRSA_TEST_DATABASE_URL=postgres://… (scripts/test does) to run it"
+        );
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let db = format!(
+        "irsa_api_test_{}",
+        irsa_core::generate_id(irsa_core::IdPrefix::User).to_lowercase()
+    );
+    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {db}").as_str())
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    Some(with_database(&admin_url, &db))
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{db}{query}")
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub root: RootCredentials,
     pub account: String,
+    pub backend: Db,
     _data: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
@@ -43,13 +97,46 @@ impl TestServer {
     /// With `oidc_ca_file`, OIDC providers whose certificates chain to that
     /// CA are trusted.
     pub async fn start_with(clock: SharedClock, oidc_ca_file: Option<&Path>) -> TestServer {
+        Self::launch(clock, oidc_ca_file, None).await
+    }
+
+    /// A server on `db`; `None` (with a printed note) for PostgreSQL when
+    /// `IRSA_TEST_DATABASE_URL` is unset (scripts/test always sets it).
+    pub async fn start_on(db: Db) -> Option<TestServer> {
+        let clock: SharedClock = Arc::new(SystemClock);
+        match db {
+            Db::Sqlite => Some(Self::launch(clock, None, None).await),
+            Db::Postgres => {
+                let url = fresh_postgres_database().await?;
+                Some(Self::launch(clock, None, Some(url)).await)
+            }
+        }
+    }
+
+    async fn launch(
+        clock: SharedClock,
+        oidc_ca_file: Option<&Path>,
+        database_url: Option<String>,
+    ) -> TestServer {
         let data = tempfile::tempdir().unwrap();
+        // PostgreSQL needs a master key shared by replicas: give it a file.
+        let master_key_file = database_url.as_ref().map(|_| {
+            let path = data.path().join("test-master-key");
+            let key = irsa_store::MasterKey::generate().unwrap();
+            std::fs::write(&path, key.to_base64().expose()).unwrap();
+            path
+        });
+        let backend = if database_url.is_some() {
+            Db::Postgres
+        } else {
+            Db::Sqlite
+        };
         let args = ServeArgs {
             listen: "127.0.0.1:0".into(),
             data_dir: data.path().to_path_buf(),
             account_id: "123456789012".into(),
-            database_url: None,
-            master_key_file: None,
+            database_url,
+            master_key_file,
             log_format: "pretty".into(),
             body_limit: "1048576".into(),
             request_timeout: "30".into(),
@@ -68,6 +155,7 @@ impl TestServer {
             addr,
             root,
             account: "123456789012".into(),
+            backend,
             _data: data,
             task,
         }
