@@ -492,7 +492,9 @@ pub async fn resource_of(api: &AwsApi, caller: &Caller, req: &Request) -> String
         R::UntagPolicy(r) => r.policy_arn.clone(),
         R::ListPolicyTags(r) => r.policy_arn.clone(),
         R::ListEntitiesForPolicy(r) => r.policy_arn.clone(),
-        R::CreateOpenIDConnectProvider(r) => match crate::model::checks::provider_url(&r.url) {
+        // The ARN has no scheme, so http and https URLs name the same resource.
+        R::CreateOpenIDConnectProvider(r) => match crate::model::checks::provider_url(&r.url, true)
+        {
             Ok(u) => irsa_core::Arn::oidc_provider(account, &u.arn_suffix).to_string(),
             Err(_) => "*".to_owned(),
         },
@@ -510,7 +512,8 @@ pub async fn resource_of(api: &AwsApi, caller: &Caller, req: &Request) -> String
 }
 
 /// Decides whether `caller` may make `req`; AssumeRole is decided by its
-/// handler (trust policy), GetCallerIdentity and GetSessionToken always are.
+/// handler (trust policy), GetWebIdentityToken by its handler (request
+/// condition keys, tags), GetCallerIdentity and GetSessionToken always are.
 pub async fn authorize(
     api: &AwsApi,
     caller: &Caller,
@@ -519,7 +522,10 @@ pub async fn authorize(
 ) -> Result<(), ApiError> {
     if matches!(
         req,
-        Request::GetCallerIdentity(_) | Request::GetSessionToken(_) | Request::AssumeRole(_)
+        Request::GetCallerIdentity(_)
+            | Request::GetSessionToken(_)
+            | Request::AssumeRole(_)
+            | Request::GetWebIdentityToken(_)
     ) {
         return Ok(());
     }

@@ -500,6 +500,11 @@ mod tests {
                 403,
                 Fault::Sender,
             ),
+            // Outbound web identity, as botocore's models define them.
+            ("SessionDurationEscalationException", 403, Fault::Sender),
+            ("JWTPayloadSizeExceededException", 400, Fault::Sender),
+            ("FeatureDisabled", 404, Fault::Sender),
+            ("FeatureEnabled", 409, Fault::Sender),
         ];
         for (code, status, fault) in expected {
             let c = ErrorCode::from_code(code).unwrap_or_else(|| panic!("missing {code}"));

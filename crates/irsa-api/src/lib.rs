@@ -8,9 +8,12 @@
 pub mod auth;
 pub mod authorize;
 pub mod error;
+pub mod explain;
 pub mod iam;
+pub mod lookups;
 pub mod metrics;
 pub mod model;
+pub mod outbound;
 pub mod protocol;
 pub mod service;
 pub mod session_token;
@@ -20,6 +23,7 @@ pub mod web_identity;
 pub use auth::{Caller, CallerKind};
 pub use error::{ApiError, DenialReason, ErrorCode, Fault, PolicyKind};
 pub use model::{decode_request, route, service_of, Request};
+pub use outbound::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
 pub use protocol::query::{parse_query, Params, QueryRequest};
 pub use protocol::response::{Node, ResponseFormat, REQUEST_ID_HEADER};
 pub use service::{

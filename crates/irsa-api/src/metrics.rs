@@ -16,6 +16,8 @@ pub struct ApiMetrics {
     requests: IntCounterVec,
     /// `irsa_api_request_duration_seconds{action}`
     duration: HistogramVec,
+    /// `irsa_api_lookup_cache_events_total{entity, event}` (provider/role, hit/miss)
+    lookups: IntCounterVec,
 }
 
 impl Default for ApiMetrics {
@@ -47,9 +49,18 @@ impl ApiMetrics {
             &["action"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let lookups = IntCounterVec::new(
+            Opts::new(
+                "irsa_api_lookup_cache_events_total",
+                "AssumeRoleWithWebIdentity provider and role lookups answered from the cache (hit) or the store (miss)",
+            ),
+            &["entity", "event"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
+            Box::new(lookups.clone()),
         ] {
             registry
                 .register(collector)
@@ -59,7 +70,18 @@ impl ApiMetrics {
             registry,
             requests,
             duration,
+            lookups,
         }
+    }
+
+    /// One provider/role lookup: `event` is `hit` or `miss`.
+    pub fn lookup(&self, entity: &'static str, event: &'static str) {
+        self.lookups.with_label_values(&[entity, event]).inc();
+    }
+
+    /// Count of lookups so far for `entity` and `event` (tests, diagnostics).
+    pub fn lookup_count(&self, entity: &str, event: &str) -> u64 {
+        self.lookups.with_label_values(&[entity, event]).get()
     }
 
     pub fn observe(&self, action: &'static str, outcome: &str, seconds: f64) {

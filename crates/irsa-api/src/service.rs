@@ -68,6 +68,22 @@ pub trait WebIdentityVerifier: Send + Sync + fmt::Debug {
         request: &AssumeRoleWithWebIdentityRequest,
         info: &RequestInfo,
     ) -> Result<Node, ApiError>;
+
+    /// Explains what [`Self::assume_role_with_web_identity`] would answer,
+    /// step by step, without issuing credentials (`irsa explain`).
+    async fn explain(
+        &self,
+        _api: &AwsApi,
+        request: &AssumeRoleWithWebIdentityRequest,
+        _info: &RequestInfo,
+    ) -> crate::explain::Explanation {
+        let err = not_implemented("AssumeRoleWithWebIdentity");
+        crate::explain::Explanation {
+            role_arn: request.role_arn.clone(),
+            steps: Vec::new(),
+            outcome: crate::explain::Outcome::from_result::<()>(&Err(err)),
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -77,10 +93,15 @@ pub(crate) struct Inner {
     /// The session-token key ring and when it was last loaded.
     pub(crate) keys: RwLock<(Arc<KeyRing>, OffsetDateTime)>,
     pub(crate) web_identity: OnceLock<Arc<dyn WebIdentityVerifier>>,
+    pub(crate) outbound: OnceLock<Arc<dyn crate::outbound::OutboundTokenSigner>>,
     pub(crate) policies: authorize::PolicyCache,
     /// Access key id → when its use was last written (throttles the writes).
     pub(crate) key_use: Mutex<HashMap<String, OffsetDateTime>>,
     pub(crate) metrics: crate::metrics::ApiMetrics,
+    /// Providers and roles for AssumeRoleWithWebIdentity (short TTL).
+    pub(crate) lookups: crate::lookups::LookupCache,
+    /// IAM accepts `http://` OIDC provider URLs (`--allow-insecure-issuer`).
+    pub(crate) allow_http_providers: std::sync::atomic::AtomicBool,
 }
 
 /// The STS + IAM API. Cheap to clone; share one per process.
@@ -133,9 +154,12 @@ impl AwsApi {
                 account,
                 keys: RwLock::new((Arc::new(keys), now)),
                 web_identity: OnceLock::new(),
+                outbound: OnceLock::new(),
                 policies: authorize::PolicyCache::default(),
                 key_use: Mutex::new(HashMap::new()),
                 metrics: crate::metrics::ApiMetrics::new(),
+                lookups: crate::lookups::LookupCache::default(),
+                allow_http_providers: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -143,6 +167,32 @@ impl AwsApi {
     /// Plugs in AssumeRoleWithWebIdentity (once; later calls are ignored and return false).
     pub fn set_web_identity_verifier(&self, verifier: Arc<dyn WebIdentityVerifier>) -> bool {
         self.inner.web_identity.set(verifier).is_ok()
+    }
+
+    /// Plugs in the signer of GetWebIdentityToken (once; later calls return false).
+    pub fn set_outbound_token_signer(
+        &self,
+        signer: Arc<dyn crate::outbound::OutboundTokenSigner>,
+    ) -> bool {
+        self.inner.outbound.set(signer).is_ok()
+    }
+
+    pub(crate) fn outbound_signer(&self) -> Option<&Arc<dyn crate::outbound::OutboundTokenSigner>> {
+        self.inner.outbound.get()
+    }
+
+    /// Lets IAM CreateOpenIDConnectProvider accept `http://` URLs (off by
+    /// default, as in AWS; `irsa serve --allow-insecure-issuer` turns it on).
+    pub fn set_allow_http_providers(&self, allow: bool) {
+        self.inner
+            .allow_http_providers
+            .store(allow, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn allow_http_providers(&self) -> bool {
+        self.inner
+            .allow_http_providers
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Request counters and latency histograms (Prometheus).
@@ -249,11 +299,18 @@ impl AwsApi {
         if let Some(s) = scope_service {
             *service = s;
         }
+        if q.action == crate::explain::ACTION {
+            *metric_action = crate::explain::ACTION;
+            let node = crate::explain::handle(self, &caller, &q.params, &info).await?;
+            return Ok((crate::explain::ACTION, Some(node)));
+        }
         let req = crate::model::decode_request(&q, scope_service)?;
         let action = req.action();
         tracing::debug!(action, caller = %caller.arn(), "authenticated");
         authorize::authorize(self, &caller, &req, &info).await?;
         let node = self.dispatch(&caller, req, &info).await?;
+        // Central invalidation: handlers need not know about the cache.
+        self.inner.lookups.after_write(action, &q.params);
         Ok((action, node))
     }
 

@@ -3,6 +3,8 @@
 //! keys a verified token puts in the trust-policy context, and session tags
 //! and source identity from the token's AWS claims.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use irsa_core::Arn;
 use irsa_oidc::{OidcVerifier, ProviderTrust, VerifiedToken, VerifyError};
@@ -10,15 +12,16 @@ use irsa_policy::{
     evaluate, minified_len, Decision, PolicyKind, PolicySet, PolicySource, RequestContext,
     RequestPrincipal, SizeLimit,
 };
-use irsa_store::StoreError;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::authorize::{self, validate_document};
 use crate::error::{ApiError, ErrorCode};
+use crate::explain::{self, ExplainStep, Explanation, Outcome, Recorder, StepStatus};
+use crate::lookups::CachedRole;
 use crate::model::{AssumeRoleWithWebIdentityRequest, PolicyDescriptorType};
 use crate::protocol::response::Node;
-use crate::service::{store_error, AwsApi, RequestInfo, WebIdentityVerifier};
+use crate::service::{AwsApi, RequestInfo, WebIdentityVerifier};
 use crate::session_token::SessionTag;
 use crate::sts::{issue_role_session, RoleSessionGrant};
 
@@ -87,9 +90,11 @@ pub fn session_tags(facts: &TokenFacts) -> Result<SessionTagClaims, ApiError> {
     let Some(claim) = &facts.tags else {
         return Ok(SessionTagClaims::default());
     };
+    // The IdP vouched for a claim STS cannot use: IDPRejectedClaim
+    // ("authentication failed ... because the claim is invalid").
     let invalid = |why: &str| {
         ApiError::new(
-            ErrorCode::InvalidIdentityToken,
+            ErrorCode::IdpRejectedClaim,
             format!("The {TAGS_CLAIM} claim is invalid: {why}"),
         )
     };
@@ -326,77 +331,322 @@ impl WebIdentityVerifier for OidcWebIdentity {
         r: &AssumeRoleWithWebIdentityRequest,
         info: &RequestInfo,
     ) -> Result<Node, ApiError> {
-        let mut sub = None;
-        let mut aud = None;
-        let result = self.assume(api, r, info, &mut sub, &mut aud).await;
+        let mut audit_fields = AuditFields::default();
+        let result = match self
+            .decide(api, r, info, &mut Recorder::off(), &mut audit_fields)
+            .await
+        {
+            Ok(granted) => Self::issue(api, r, granted),
+            Err(e) => Err(e),
+        };
         audit(
             &r.role_arn,
-            sub.as_deref(),
-            aud.as_deref(),
+            audit_fields.sub.as_deref(),
+            audit_fields.aud.as_deref(),
             result.as_ref().map(|_| ()),
         );
         result
     }
-}
 
-impl OidcWebIdentity {
-    async fn assume(
+    async fn explain(
         &self,
         api: &AwsApi,
         r: &AssumeRoleWithWebIdentityRequest,
         info: &RequestInfo,
-        audit_sub: &mut Option<String>,
-        audit_aud: &mut Option<String>,
-    ) -> Result<Node, ApiError> {
+    ) -> Explanation {
+        let mut steps = Vec::new();
+        let result = self
+            .decide(
+                api,
+                r,
+                info,
+                &mut Recorder::on(&mut steps),
+                &mut AuditFields::default(),
+            )
+            .await;
+        Explanation {
+            role_arn: r.role_arn.clone(),
+            steps,
+            outcome: Outcome::from_result(&result),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct AuditFields {
+    sub: Option<String>,
+    aud: Option<String>,
+}
+
+/// Everything [`OidcWebIdentity::decide`] established for a granted call.
+#[derive(Debug)]
+struct Granted {
+    role: Arc<CachedRole>,
+    provider_arn: String,
+    facts: TokenFacts,
+    tag_claims: SessionTagClaims,
+    policy_arns: Vec<String>,
+    duration: i32,
+    packed: Option<i64>,
+}
+
+/// Longest and shortest SourceIdentity STS accepts.
+const SOURCE_IDENTITY_LEN: std::ops::RangeInclusive<usize> = 2..=64;
+
+/// `https://aws.amazon.com/source_identity` must be a valid SourceIdentity.
+pub fn check_source_identity(value: &str) -> Result<(), ApiError> {
+    let valid_chars = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if SOURCE_IDENTITY_LEN.contains(&value.len())
+        && valid_chars
+        && !value.to_ascii_lowercase().starts_with("aws:")
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::IdpRejectedClaim,
+            format!(
+                "The {SOURCE_IDENTITY_CLAIM} claim is invalid: it must be 2-64 characters of letters, digits and _+=,.@- and must not start with aws:"
+            ),
+        ))
+    }
+}
+
+/// Claim carrying the source identity.
+pub const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+
+/// How a token's issuer differs from each registered provider URL.
+fn provider_differences(iss: &str, registered: &[String]) -> Vec<String> {
+    fn split(url: &str) -> (&str, &str, &str) {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (host, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        (scheme, host, path)
+    }
+    let (scheme, host, path) = split(iss);
+    let mut out = Vec::new();
+    if registered.is_empty() {
+        out.push("no OIDC providers are registered in this account".to_owned());
+        return out;
+    }
+    for url in registered {
+        let (p_scheme, p_host, p_path) = split(url);
+        let mut diffs = Vec::new();
+        if scheme != p_scheme {
+            diffs.push(format!("scheme {scheme:?} vs {p_scheme:?}"));
+        }
+        if host != p_host {
+            if host.eq_ignore_ascii_case(p_host) {
+                diffs.push("host differs only in case".to_owned());
+            } else {
+                diffs.push(format!("host {host:?} vs {p_host:?}"));
+            }
+        }
+        if path != p_path {
+            if path.trim_end_matches('/') == p_path.trim_end_matches('/') {
+                diffs.push("trailing slash".to_owned());
+            } else {
+                diffs.push(format!("path {path:?} vs {p_path:?}"));
+            }
+        }
+        if diffs.is_empty() {
+            out.push(format!(
+                "registered {url}: same URL (normalisation refused the issuer)"
+            ));
+        } else {
+            out.push(format!("registered {url}: differs by {}", diffs.join(", ")));
+        }
+    }
+    out
+}
+
+fn verification_step(
+    checks: Vec<irsa_oidc::TraceStep>,
+    trust: &ProviderTrust,
+    ok: bool,
+) -> ExplainStep {
+    let steps = checks
+        .into_iter()
+        .map(|c| {
+            let status = match c.status {
+                irsa_oidc::Status::Passed => StepStatus::Passed,
+                irsa_oidc::Status::Failed => StepStatus::Failed,
+                irsa_oidc::Status::NotChecked => StepStatus::Skipped,
+            };
+            let mut step = ExplainStep::new(c.step.label(), status, c.detail);
+            if c.step == irsa_oidc::Step::Audience {
+                step = step.detail(format!("registered client ids: {:?}", trust.client_ids()));
+            }
+            step
+        })
+        .collect();
+    let summary = if ok {
+        "signature and claims verified with the issuer's published keys"
+    } else {
+        "the token was refused"
+    };
+    ExplainStep::new(
+        "verification",
+        if ok {
+            StepStatus::Passed
+        } else {
+            StepStatus::Failed
+        },
+        summary,
+    )
+    .with_steps(steps)
+}
+
+impl OidcWebIdentity {
+    /// Every check of AssumeRoleWithWebIdentity, in order, up to (not
+    /// including) minting the session. The real call and `irsa explain`
+    /// both run this; `rec` is off for the real call.
+    #[allow(clippy::too_many_lines)] // one linear story, step by step
+    async fn decide(
+        &self,
+        api: &AwsApi,
+        r: &AssumeRoleWithWebIdentityRequest,
+        info: &RequestInfo,
+        rec: &mut Recorder<'_>,
+        audit_fields: &mut AuditFields,
+    ) -> Result<Granted, ApiError> {
         if r.provider_id.is_some() {
-            return Err(ApiError::new(
+            let err = ApiError::new(
                 ErrorCode::InvalidParameterValue,
                 "ProviderId is only for OAuth 2.0 access tokens; omit it for OpenID Connect ID tokens.",
-            ));
+            );
+            rec.push(|| ExplainStep::failed("request", err.message.clone()));
+            return Err(err);
         }
         // SDKs send a token file's trailing newline as is.
         let token = r.web_identity_token.expose().trim();
 
         // 1. Which provider? `iss` read without trusting the token yet.
-        let decoded = irsa_oidc::jwt::decode(token).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidIdentityToken,
-                format!("The web identity token is malformed: {e}"),
-            )
-        })?;
-        let issuer = decoded
-            .claim_str("iss")
-            .ok_or_else(|| ApiError::missing_claim("iss"))?
-            .to_owned();
-        let provider = match api.store().find_oidc_provider_by_url(&issuer).await {
-            Ok(p) => p,
-            Err(StoreError::NotFound { .. } | StoreError::InvalidInput(_)) => {
-                return Err(ApiError::no_oidc_provider(&issuer));
+        let decoded = match irsa_oidc::jwt::decode(token) {
+            Ok(d) => d,
+            Err(e) => {
+                let err = ApiError::new(
+                    ErrorCode::InvalidIdentityToken,
+                    format!("The web identity token is malformed: {e}"),
+                );
+                rec.push(|| ExplainStep::failed("token", err.message.clone()));
+                return Err(err);
             }
-            Err(e) => return Err(store_error(e)),
         };
-        let trust = ProviderTrust::new(
+        let Some(issuer) = decoded.claim_str("iss").map(str::to_owned) else {
+            let err = ApiError::missing_claim("iss");
+            rec.push(|| ExplainStep::failed("token", err.message.clone()));
+            return Err(err);
+        };
+        rec.push(|| {
+            let mut step = ExplainStep::passed(
+                "token",
+                format!(
+                    "JWT alg={} kid={} iss={issuer}",
+                    decoded.alg().unwrap_or("-"),
+                    decoded.kid().unwrap_or("-")
+                ),
+            );
+            // Claims are fine to show; the signature never is.
+            for (k, v) in decoded.claims() {
+                step = step.detail(format!("claim {k} = {v}"));
+            }
+            step
+        });
+        let Some(provider) = api.inner.lookups.provider(api, &issuer).await? else {
+            if rec.active() {
+                let urls: Vec<String> = match api.store().list_oidc_providers().await {
+                    Ok(list) => list.into_iter().map(|p| p.url).collect(),
+                    Err(_) => Vec::new(),
+                };
+                let mut step = ExplainStep::failed(
+                    "provider",
+                    format!("no OIDC provider is registered for iss {issuer}"),
+                );
+                for line in provider_differences(&issuer, &urls) {
+                    step = step.detail(line);
+                }
+                rec.push(|| step);
+            }
+            return Err(ApiError::no_oidc_provider(&issuer));
+        };
+        let trust = match ProviderTrust::new(
             &provider.url,
             provider.client_ids.iter().cloned(),
             provider.thumbprints.iter(),
             self.allow_http,
-        )
-        .map_err(|_| ApiError::no_oidc_provider(&issuer))?;
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                rec.push(|| {
+                    ExplainStep::failed(
+                        "provider",
+                        format!("provider {} is not usable: {e}", provider.arn),
+                    )
+                });
+                return Err(ApiError::no_oidc_provider(&issuer));
+            }
+        };
+        rec.push(|| {
+            ExplainStep::passed(
+                "provider",
+                format!("iss {issuer} is provider {}", provider.arn),
+            )
+            .detail(format!("client ids: {:?}", provider.client_ids))
+            .detail(format!("thumbprints: {:?}", provider.thumbprints))
+        });
 
         // 2-3. Keys, signature and claims.
-        let verified = self
-            .verifier
-            .verify(token, &trust)
-            .await
-            .map_err(|e| verify_error(&e))?;
-        let facts = TokenFacts::from_verified(&verified, &r.role_arn);
-        *audit_sub = Some(facts.subject.clone());
-        *audit_aud = Some(facts.audience.clone());
-        if facts.role_authorized == Some(false) {
-            return Err(ApiError::new(
+        let verified = self.verifier.verify(token, &trust).await;
+        if rec.active() {
+            let checks = self.verifier.explain(token, &trust, &verified);
+            let ok = verified.is_ok();
+            rec.push(|| verification_step(checks, &trust, ok));
+        }
+        let verified = verified.map_err(|e| verify_error(&e))?;
+        // Like AWS STS, never accept the outbound tokens this account mints
+        // itself (GetWebIdentityToken): otherwise any principal allowed to
+        // mint one could assume roles whose trust policy checks only `aud`.
+        // Another irsa's outbound tokens stay usable.
+        if verified
+            .claims()
+            .contains_key(crate::outbound::CLAIMS_NAMESPACE)
+            && api
+                .outbound_signer()
+                .is_some_and(|s| same_issuer(s.issuer_url(), verified.issuer()))
+        {
+            let err = ApiError::new(
                 ErrorCode::InvalidIdentityToken,
-                "The requested role is not listed in the token's https://aws.amazon.com/roles claim.",
-            ));
+                "Tokens issued by sts:GetWebIdentityToken of this account cannot be used with AssumeRoleWithWebIdentity.",
+            );
+            rec.push(|| ExplainStep::failed("token", err.message.clone()));
+            return Err(err);
+        }
+        let facts = TokenFacts::from_verified(&verified, &r.role_arn);
+        audit_fields.sub = Some(facts.subject.clone());
+        audit_fields.aud = Some(facts.audience.clone());
+        if let Some(authorized) = facts.role_authorized {
+            let roles = verified.roles().unwrap_or_default().to_vec();
+            if !authorized {
+                let err = ApiError::new(
+                    ErrorCode::InvalidIdentityToken,
+                    "The requested role is not listed in the token's https://aws.amazon.com/roles claim.",
+                );
+                rec.push(|| {
+                    ExplainStep::failed("roles claim", err.message.clone())
+                        .detail(format!("token lists {roles:?}"))
+                });
+                return Err(err);
+            }
+            rec.push(|| {
+                ExplainStep::passed(
+                    "roles claim",
+                    "the role is listed in https://aws.amazon.com/roles (sts:RoleAuthorizedByIdp = true)",
+                )
+            });
         }
 
         // 4. The role and its trust policy; a missing role is denied alike.
@@ -408,28 +658,113 @@ impl OidcWebIdentity {
             {
                 arn.resource_name().to_owned()
             }
-            _ => return Err(ApiError::web_identity_not_authorized()),
-        };
-        let role = match api.store().get_role(&role_name).await {
-            Ok(role) if role.arn == r.role_arn => role,
-            Ok(_) | Err(StoreError::NotFound { .. }) => {
-                return Err(ApiError::web_identity_not_authorized())
+            _ => {
+                rec.push(|| {
+                    ExplainStep::failed(
+                        "role",
+                        format!(
+                            "{} is not a role ARN of account {} (answered like a denial)",
+                            r.role_arn,
+                            api.account().as_str()
+                        ),
+                    )
+                });
+                return Err(ApiError::web_identity_not_authorized());
             }
-            Err(e) => return Err(store_error(e)),
         };
+        let role = match api.inner.lookups.role(api, &role_name).await? {
+            Some(role) if role.role.arn == r.role_arn => role,
+            Some(role) => {
+                rec.push(|| {
+                    ExplainStep::failed(
+                        "role",
+                        format!(
+                            "role {role_name} exists as {}, not {} (path differs; answered like a denial)",
+                            role.role.arn, r.role_arn
+                        ),
+                    )
+                });
+                return Err(ApiError::web_identity_not_authorized());
+            }
+            None => {
+                rec.push(|| {
+                    ExplainStep::failed(
+                        "role",
+                        format!(
+                            "no role named {role_name} (STS answers a missing role exactly like a denied one)"
+                        ),
+                    )
+                });
+                return Err(ApiError::web_identity_not_authorized());
+            }
+        };
+        rec.push(|| {
+            ExplainStep::passed("role", format!("role {} exists", role.role.arn)).detail(format!(
+                "trust policy: {}",
+                role.role.assume_role_policy_document
+            ))
+        });
         let duration = r.duration_seconds.unwrap_or(3600);
-        if i64::from(duration) > i64::from(role.max_session_duration) {
+        let max = role.role.max_session_duration;
+        if i64::from(duration) > i64::from(max) {
+            rec.push(|| {
+                ExplainStep::failed(
+                    "duration",
+                    format!("DurationSeconds {duration} > MaxSessionDuration {max}"),
+                )
+            });
             return Err(ApiError::duration_exceeds_max_session_duration());
         }
-        let policy_arns = session_policies(api, r.policy.as_deref(), &r.policy_arns).await?;
-        let tag_claims = session_tags(&facts)?;
-        let trust_policy = api
-            .inner
-            .policies
-            .get(&role.assume_role_policy_document, PolicyKind::Trust)
-            .map_err(|e| ApiError::service_failure(&e))?;
-        let set = PolicySet::trust(PolicySource::new("trust", &trust_policy), true);
-        for action in required_actions(&tag_claims, &facts) {
+        rec.push(|| {
+            ExplainStep::passed(
+                "duration",
+                format!("DurationSeconds {duration} <= MaxSessionDuration {max}"),
+            )
+        });
+        let policy_arns = match session_policies(api, r.policy.as_deref(), &r.policy_arns).await {
+            Ok(arns) => arns,
+            Err(e) => {
+                rec.push(|| ExplainStep::failed("session policies", e.message.clone()));
+                return Err(e);
+            }
+        };
+
+        // Session tags and source identity from the token.
+        let tag_claims = match session_tags(&facts).and_then(|tags| {
+            if let Some(si) = &facts.source_identity {
+                check_source_identity(si)?;
+            }
+            Ok(tags)
+        }) {
+            Ok(tags) => tags,
+            Err(e) => {
+                rec.push(|| {
+                    ExplainStep::failed("session tags and source identity", e.message.clone())
+                });
+                return Err(e);
+            }
+        };
+        let actions = required_actions(&tag_claims, &facts);
+        rec.push(|| {
+            ExplainStep::passed(
+                "session tags and source identity",
+                format!("the trust policy must allow {}", actions.join(", ")),
+            )
+            .detail(format!("session tags: {:?}", tag_claims.tags))
+            .detail(format!(
+                "transitive tag keys: {:?}",
+                tag_claims.transitive_tag_keys
+            ))
+            .detail(format!(
+                "source identity: {}",
+                facts.source_identity.as_deref().unwrap_or("(none)")
+            ))
+        });
+
+        let set = PolicySet::trust(PolicySource::new("trust", &role.trust), true);
+        let mut action_steps = Vec::new();
+        let mut denied = false;
+        for action in &actions {
             let mut ctx = trust_context(
                 &facts,
                 &tag_claims,
@@ -439,7 +774,7 @@ impl OidcWebIdentity {
                     account: api.account().as_str(),
                 },
                 action,
-                &role.arn,
+                &role.role.arn,
                 api.now(),
             );
             ctx.insert("sts:RoleSessionName", r.role_session_name.as_str());
@@ -448,46 +783,121 @@ impl OidcWebIdentity {
             if let Some(ip) = info.source_ip {
                 ctx.insert("aws:SourceIp", ip.to_string());
             }
-            if evaluate(&ctx, &set) != Decision::Allow {
-                return Err(ApiError::web_identity_not_authorized());
+            let decision = evaluate(&ctx, &set);
+            if rec.active() {
+                let (traced, statements) = explain::trust_policy_steps(&role.trust, &ctx);
+                debug_assert_eq!(traced, decision, "traced and fast evaluation agree");
+                let mut step = ExplainStep::new(
+                    *action,
+                    if decision == Decision::Allow {
+                        StepStatus::Passed
+                    } else {
+                        StepStatus::Failed
+                    },
+                    format!("{decision:?}"),
+                );
+                for line in explain::context_lines(&ctx) {
+                    step = step.detail(format!("context {line}"));
+                }
+                action_steps.push(step.with_steps(statements));
+            }
+            if decision != Decision::Allow {
+                denied = true;
+                break;
             }
         }
+        rec.push(|| {
+            ExplainStep::new(
+                "trust policy",
+                if denied {
+                    StepStatus::Failed
+                } else {
+                    StepStatus::Passed
+                },
+                if denied {
+                    "the trust policy does not allow this token"
+                } else {
+                    "the trust policy allows this token"
+                },
+            )
+            .with_steps(action_steps)
+        });
+        if denied {
+            return Err(ApiError::web_identity_not_authorized());
+        }
 
-        // 5. Credentials.
-        let tags: Vec<SessionTag> = tag_claims
-            .tags
-            .iter()
-            .map(|(key, value)| SessionTag {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect();
-        let packed = packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags)?;
+        let tags = session_tag_list(&tag_claims);
+        let packed = match packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags) {
+            Ok(p) => p,
+            Err(e) => {
+                rec.push(|| ExplainStep::failed("packed size", e.message.clone()));
+                return Err(e);
+            }
+        };
+        Ok(Granted {
+            role,
+            provider_arn: provider.arn.clone(),
+            facts,
+            tag_claims,
+            policy_arns,
+            duration,
+            packed,
+        })
+    }
+
+    /// 5. Credentials for a granted call (no store access).
+    fn issue(
+        api: &AwsApi,
+        r: &AssumeRoleWithWebIdentityRequest,
+        g: Granted,
+    ) -> Result<Node, ApiError> {
         let (credentials, assumed_role_user) = issue_role_session(
             api,
-            &role,
+            &g.role.role,
             &r.role_session_name,
-            duration,
+            g.duration,
             RoleSessionGrant {
                 session_policy: r.policy.clone(),
-                policy_arns,
-                tags,
-                transitive_tag_keys: tag_claims.transitive_tag_keys.clone(),
-                source_identity: facts.source_identity.clone(),
+                policy_arns: g.policy_arns,
+                tags: session_tag_list(&g.tag_claims),
+                transitive_tag_keys: g.tag_claims.transitive_tag_keys,
+                source_identity: g.facts.source_identity.clone(),
                 role_chained: false,
             },
         )?;
         let mut node = Node::object()
             .with("Credentials", credentials)
-            .with("SubjectFromWebIdentityToken", facts.subject.clone())
+            .with("SubjectFromWebIdentityToken", g.facts.subject.clone())
             .with("AssumedRoleUser", assumed_role_user);
-        if let Some(packed) = packed {
+        if let Some(packed) = g.packed {
             node = node.with("PackedPolicySize", packed);
         }
         Ok(node
-            .with("Provider", provider.arn.clone())
-            .with("Audience", facts.audience.clone())
-            .with_opt("SourceIdentity", facts.source_identity.clone()))
+            .with("Provider", g.provider_arn)
+            .with("Audience", g.facts.audience)
+            .with_opt("SourceIdentity", g.facts.source_identity))
+    }
+}
+
+fn session_tag_list(claims: &SessionTagClaims) -> Vec<SessionTag> {
+    claims
+        .tags
+        .iter()
+        .map(|(key, value)| SessionTag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// Whether two issuer URLs name the same issuer once normalised.
+fn same_issuer(a: &str, b: &str) -> bool {
+    match (
+        irsa_oidc::normalize_issuer_url(a, true),
+        irsa_oidc::normalize_issuer_url(b, true),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -663,8 +1073,38 @@ mod tests {
         ] {
             f.tags = Some(bad.clone());
             let err = session_tags(&f).unwrap_err();
-            assert_eq!(err.code, ErrorCode::InvalidIdentityToken, "{bad}");
+            assert_eq!(err.code, ErrorCode::IdpRejectedClaim, "{bad}");
         }
+    }
+
+    #[test]
+    fn source_identity_claim_is_validated() {
+        check_source_identity("alice@example.com").unwrap();
+        for bad in ["a", "aws:alice", "has space", &"x".repeat(65)] {
+            let err = check_source_identity(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::IdpRejectedClaim, "{bad}");
+            assert_eq!(err.http_status(), 403);
+        }
+    }
+
+    #[test]
+    fn provider_differences_name_the_difference() {
+        let registered = vec![
+            "https://oidc.example.com/id/ABC".to_owned(),
+            "https://other.example.com".to_owned(),
+        ];
+        let d = provider_differences("https://oidc.example.com/id/ABC/", &registered);
+        assert!(d[0].contains("trailing slash"), "{d:?}");
+        assert!(d[1].contains("host"), "{d:?}");
+        let d = provider_differences("http://OIDC.example.com/id/ABC", &registered);
+        assert!(d[0].contains("scheme \"http\" vs \"https\""), "{d:?}");
+        assert!(d[0].contains("case"), "{d:?}");
+        let d = provider_differences("https://oidc.example.com/id/XYZ", &registered);
+        assert!(d[0].contains("path"), "{d:?}");
+        assert_eq!(
+            provider_differences("https://x", &[]),
+            vec!["no OIDC providers are registered in this account".to_owned()]
+        );
     }
 
     #[test]

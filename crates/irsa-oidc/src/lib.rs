@@ -25,7 +25,9 @@ pub use issuer::{
     ObjectRef, PublicKey, ServiceAccountToken, SigningKey, SigningKeyType,
 };
 pub use keys::{Alg, KeyMaterial};
-pub use thumbprint::{issuer_thumbprint, CertSummary, ThumbprintError, ThumbprintReport};
+pub use thumbprint::{
+    certificate_thumbprint, issuer_thumbprint, CertSummary, ThumbprintError, ThumbprintReport,
+};
 pub use verifier::{
     normalize_issuer_url, CacheStats, ConfigError, OidcVerifier, ProviderTrust, VerifiedToken,
     VerifierConfig,

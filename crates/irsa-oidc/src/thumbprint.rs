@@ -62,8 +62,13 @@ pub struct ThumbprintReport {
     pub trusted_by_roots: Result<(), String>,
 }
 
+/// The thumbprint IAM computes for a DER certificate: lower-case hex SHA-1.
+pub fn certificate_thumbprint(der: &[u8]) -> String {
+    hex::encode(tls::sha1(der))
+}
+
 fn summarize(der: &[u8]) -> CertSummary {
-    let sha1 = hex::encode(tls::sha1(der));
+    let sha1 = certificate_thumbprint(der);
     match x509_parser::parse_x509_certificate(der) {
         Ok((_, c)) => CertSummary {
             subject: c.subject().to_string(),
@@ -186,7 +191,7 @@ pub async fn issuer_thumbprint(
         jwks_uri,
         host,
         port,
-        thumbprint: hex::encode(tls::sha1(top)),
+        thumbprint: certificate_thumbprint(top),
         chain: seen.chain.iter().map(|c| summarize(c)).collect(),
         trusted_by_roots: seen.trusted,
     })

@@ -45,7 +45,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             body: &body,
             request_id: &request_id,
             source_ip,
-            secure_transport: false,
+            secure_transport: state.config.tls.is_some(),
         })
         .await;
     respond(response.status, response.content_type, response.body)

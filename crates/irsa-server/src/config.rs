@@ -111,6 +111,13 @@ pub struct ServeConfig {
     /// Accept `http://` OIDC providers (`--allow-insecure-issuer`; dev only).
     /// The binary sets it from the issuer flags.
     pub allow_insecure_issuer: bool,
+    /// `--issuer-rotation-period`: rotate the built-in issuer's signing key
+    /// when it is older than this (`None`: only `irsa issuer rotate`).
+    /// Retired keys are pruned either way. The binary sets it.
+    pub issuer_rotation_period: Option<Duration>,
+    /// HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`); plain HTTP
+    /// when `None`. The binary sets it from [`crate::tls::TlsArgs`].
+    pub tls: Option<crate::tls::TlsSource>,
 }
 
 /// Every problem found in a configuration, one line each.
@@ -378,6 +385,8 @@ impl ServeArgs {
                 issuer: None,
                 oidc_ca_pem,
                 allow_insecure_issuer: false,
+                issuer_rotation_period: None,
+                tls: None,
             }),
             _ => Err(ConfigErrors(problems)),
         }

@@ -7,10 +7,13 @@ pub mod bootstrap;
 pub mod config;
 pub mod issuer;
 pub mod middleware;
+pub mod outbound;
+pub mod sa_token;
 pub mod telemetry;
+pub mod tls;
 
 use std::fmt::Write as _;
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -92,9 +95,16 @@ pub async fn prepare(
         .map_err(|err| {
             ServeError::Bootstrap(format!("cannot initialise the API: {}", err.message))
         })?;
+    api.set_allow_http_providers(config.allow_insecure_issuer);
     let web_identity = web_identity(&config, &clock)?;
     let oidc = web_identity.verifier().clone();
     api.set_web_identity_verifier(Arc::new(web_identity));
+    if let Some(issuer) = &config.issuer {
+        api.set_outbound_token_signer(Arc::new(outbound::OutboundSigner::new(
+            store.clone(),
+            issuer.url.clone(),
+        )));
+    }
     let state = AppState {
         config: Arc::new(config),
         store,
@@ -148,7 +158,7 @@ pub fn router(state: AppState) -> Router {
         .merge(issuer_routes)
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/", get(aws::handle).post(aws::handle))
+        .route("/", get(aws::handle).post(sa_token::handle))
         // 503 lets SDKs retry a request that took too long (slow store, slow issuer).
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -214,6 +224,17 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let listen = config.listen;
     let grace = config.shutdown_grace;
+    let tls = match &config.tls {
+        Some(source) => {
+            let hosts: Vec<String> = config
+                .issuer
+                .iter()
+                .filter_map(|i| url_host(&i.url))
+                .collect();
+            Some(tls::load(source, &config.data_dir, &hosts).map_err(ServeError::Bootstrap)?)
+        }
+        None => None,
+    };
     let (state, root) = prepare(config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -222,19 +243,51 @@ pub async fn run(
             source,
         })?;
     announce(&state, &root, listener.local_addr().unwrap_or(listen));
+    if let Some(tls) = &tls {
+        // What `aws iam create-open-id-connect-provider --thumbprint-list` wants.
+        println!(
+            "Serving HTTPS with {cert}; certificate thumbprint (SHA-1) {thumbprint}",
+            cert = tls.cert_file.display(),
+            thumbprint = tls.thumbprint
+        );
+    }
+    // Rotation (when configured) and pruning of retired signing keys.
+    let maintenance = state.config.issuer.as_ref().map(|issuer| {
+        tokio::spawn(issuer::maintenance_loop(
+            state.store.clone(),
+            issuer.key_type,
+            state.config.issuer_rotation_period,
+            state.clock.clone(),
+        ))
+    });
     let store = state.store.clone();
     let app = router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
-    });
+    };
+    let make_service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Both kinds go through axum::serve: same graceful shutdown and peer address.
+    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        None => Box::pin(
+            axum::serve(listener, make_service)
+                .with_graceful_shutdown(signal)
+                .into_future(),
+        ),
+        Some(tls) => {
+            use axum::serve::ListenerExt as _;
+            let listener =
+                tls::TlsListener::new(listener, tls.config).map_err(ServeError::Serve)?;
+            Box::pin(
+                axum::serve(listener.tap_io(|_| {}), make_service)
+                    .with_graceful_shutdown(signal)
+                    .into_future(),
+            )
+        }
+    };
     let mut stop_rx = stop_rx;
     let result = tokio::select! {
         result = server => result.map_err(ServeError::Serve),
@@ -246,9 +299,23 @@ pub async fn run(
             Ok(())
         }
     };
+    if let Some(task) = maintenance {
+        task.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     result
+}
+
+/// The host of a normalised URL (for the self-signed certificate's names).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 fn announce(state: &AppState, root: &RootCredentials, addr: std::net::SocketAddr) {
@@ -272,7 +339,8 @@ fn announce(state: &AppState, root: &RootCredentials, addr: std::net::SocketAddr
         account = %state.config.account_id,
         backend = ?state.store.backend(),
         root_access_key_id = %root.access_key_id,
-        "irsa serving STS and IAM on http://{addr}"
+        "irsa serving STS and IAM on {scheme}://{addr}",
+        scheme = if state.config.tls.is_some() { "https" } else { "http" }
     );
 }
 

@@ -1,19 +1,58 @@
-//! The real aws-sdk-rust (STS and IAM clients) against an in-process server.
+//! The real aws-sdk-rust (STS and IAM clients) against an in-process server,
+//! each test on SQLite and on PostgreSQL (`IRSA_TEST_DATABASE_URL`; the
+//! PostgreSQL variant is skipped with a note when it is unset).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failures
 
 mod common;
 
 use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::{PolicyScopeType, PolicyUsageType};
 use common::{credentials, TestServer};
 use irsa_core::SecretString;
+
+/// One `#[tokio::test]` per backend for each `async fn(TestServer)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let server = crate::common::TestServer::start_on(crate::common::Db::Sqlite)
+                        .await
+                        .unwrap();
+                    super::$name(server).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(server) =
+                        crate::common::TestServer::start_on(crate::common::Db::Postgres).await
+                    {
+                        assert_eq!(server.backend, crate::common::Db::Postgres);
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    root_get_caller_identity,
+    wrong_secret_is_signature_does_not_match,
+    user_denied_then_allowed_then_assumes_role,
+    list_roles_paginates,
+    list_policies_filters_and_paginates,
+);
 
 fn code_of<E: ProvideErrorMetadata>(err: &E) -> String {
     err.code().unwrap_or("<none>").to_owned()
 }
 
-#[tokio::test]
-async fn root_get_caller_identity() {
-    let server = TestServer::start().await;
+async fn root_get_caller_identity(server: TestServer) {
     let out = server
         .sts(server.root_credentials())
         .get_caller_identity()
@@ -25,9 +64,7 @@ async fn root_get_caller_identity() {
     assert_eq!(out.user_id(), Some("123456789012"));
 }
 
-#[tokio::test]
-async fn wrong_secret_is_signature_does_not_match() {
-    let server = TestServer::start().await;
+async fn wrong_secret_is_signature_does_not_match(server: TestServer) {
     let bad = credentials(
         &server.root.access_key_id,
         &SecretString::new("0000000000000000000000000000000000000000"),
@@ -57,9 +94,7 @@ async fn wrong_secret_is_signature_does_not_match() {
     assert_eq!(code_of(&err), "InvalidClientTokenId");
 }
 
-#[tokio::test]
-async fn user_denied_then_allowed_then_assumes_role() {
-    let server = TestServer::start().await;
+async fn user_denied_then_allowed_then_assumes_role(server: TestServer) {
     let iam = server.iam(server.root_credentials());
 
     let user = iam.create_user().user_name("alice").send().await.unwrap();
@@ -191,9 +226,7 @@ async fn user_denied_then_allowed_then_assumes_role() {
     );
 }
 
-#[tokio::test]
-async fn list_roles_paginates() {
-    let server = TestServer::start().await;
+async fn list_roles_paginates(server: TestServer) {
     let iam = server.iam(server.root_credentials());
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
     for i in 0..7 {
@@ -241,4 +274,162 @@ async fn list_roles_paginates() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(code_of(&err), "NoSuchEntity");
+}
+
+/// ListPolicies through the SDK's paginator: Scope, OnlyAttached and
+/// PolicyUsageFilter (attached as a permissions policy vs used as a
+/// permissions boundary), AWS managed policies included.
+async fn list_policies_filters_and_paginates(server: TestServer) {
+    let iam = server.iam(server.root_credentials());
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    let mut arns = std::collections::HashMap::new();
+    for name in ["p-attached", "p-boundary", "p-both", "p-unused", "p-zz"] {
+        let p = iam
+            .create_policy()
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .unwrap();
+        arns.insert(name, p.policy().unwrap().arn().unwrap().to_owned());
+    }
+    iam.create_role()
+        .role_name("app")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("bob").send().await.unwrap();
+    for (role, policy) in [("app", "p-attached"), ("app", "p-both")] {
+        iam.attach_role_policy()
+            .role_name(role)
+            .policy_arn(&arns[policy])
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.attach_role_policy()
+        .role_name("app")
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.put_user_permissions_boundary()
+        .user_name("bob")
+        .permissions_boundary(&arns["p-boundary"])
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_permissions_boundary()
+        .role_name("app")
+        .permissions_boundary(&arns["p-both"])
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("carol").send().await.unwrap();
+    iam.put_user_permissions_boundary()
+        .user_name("carol")
+        .permissions_boundary("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+
+    // Every page through the paginator, two items at a time.
+    let list = |scope: PolicyScopeType, only_attached: bool, usage: Option<PolicyUsageType>| {
+        let iam = iam.clone();
+        async move {
+            let pages: Vec<_> = iam
+                .list_policies()
+                .scope(scope)
+                .only_attached(only_attached)
+                .set_policy_usage_filter(usage)
+                .max_items(2)
+                .into_paginator()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            pages
+                .into_iter()
+                .flat_map(|p| p.unwrap().policies.unwrap_or_default())
+                .map(|p| p.policy_name.unwrap())
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        list(PolicyScopeType::Local, false, None).await,
+        ["p-attached", "p-both", "p-boundary", "p-unused", "p-zz"]
+    );
+    assert_eq!(
+        list(PolicyScopeType::Local, true, None).await,
+        ["p-attached", "p-both"]
+    );
+    assert_eq!(
+        list(
+            PolicyScopeType::Local,
+            false,
+            Some(PolicyUsageType::PermissionsPolicy)
+        )
+        .await,
+        ["p-attached", "p-both"]
+    );
+    assert_eq!(
+        list(
+            PolicyScopeType::Local,
+            true,
+            Some(PolicyUsageType::PermissionsBoundary)
+        )
+        .await,
+        ["p-both", "p-boundary"]
+    );
+    // AWS managed policies obey the same filters.
+    assert_eq!(
+        list(PolicyScopeType::All, true, None).await,
+        ["p-attached", "p-both", "ReadOnlyAccess"]
+    );
+    assert_eq!(
+        list(
+            PolicyScopeType::Aws,
+            false,
+            Some(PolicyUsageType::PermissionsBoundary)
+        )
+        .await,
+        ["AmazonS3ReadOnlyAccess"]
+    );
+    let all_aws = list(PolicyScopeType::Aws, false, None).await;
+    assert!(
+        all_aws.len() >= 3 && all_aws.iter().any(|n| n == "AdministratorAccess"),
+        "{all_aws:?}"
+    );
+
+    // Removing the uses empties the filtered lists again.
+    iam.delete_role_permissions_boundary()
+        .role_name("app")
+        .send()
+        .await
+        .unwrap();
+    for user in ["bob", "carol"] {
+        iam.delete_user_permissions_boundary()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(list(
+        PolicyScopeType::All,
+        false,
+        Some(PolicyUsageType::PermissionsBoundary)
+    )
+    .await
+    .is_empty());
+
+    // An unknown filter value is refused before any lookup.
+    let err = iam
+        .list_policies()
+        .policy_usage_filter(PolicyUsageType::from("Everything"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_of(&err), "ValidationError");
 }

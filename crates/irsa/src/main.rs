@@ -32,6 +32,8 @@ enum Command {
     /// OIDC provider helpers.
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// Why does my pod get AccessDenied? Explain AssumeRoleWithWebIdentity step by step.
+    Explain(cmd::explain::ExplainArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,6 +42,8 @@ struct ServeCommand {
     server: ServeArgs,
     #[command(flatten)]
     issuer: IssuerArgs,
+    #[command(flatten)]
+    tls: irsa_server::tls::TlsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,8 +52,9 @@ enum TokenCommand {
     Decode(cmd::token::DecodeArgs),
     /// Verify a token like STS does (discovery, JWKS, TLS trust) and print each check.
     Verify(cmd::token::VerifyArgs),
-    /// Mint a Kubernetes-shaped service-account token with the built-in issuer's key (offline).
-    Issue(cmd::keyring::IssueArgs),
+    /// Mint a Kubernetes-shaped service-account token with the built-in issuer's key
+    /// (offline from the data dir, or from a running server with --endpoint).
+    Issue(Box<cmd::keyring::IssueArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Webhook(args) => webhook(args),
         Command::Token(command) => token(command),
         Command::Issuer(command) => issuer(command),
+        Command::Explain(args) => explain(&args),
         Command::Oidc(OidcCommand::Thumbprint(args)) => {
             match cmd::block_on(cmd::oidc::thumbprint(&args)).and_then(|r| r) {
                 Ok(report) => {
@@ -138,6 +144,21 @@ fn token(command: TokenCommand) -> ExitCode {
     }
 }
 
+/// Exit 0 when the role would be assumed, 1 when denied, 2 on errors.
+fn explain(args: &cmd::explain::ExplainArgs) -> ExitCode {
+    match cmd::block_on(cmd::explain::run(args)).and_then(|r| r) {
+        Ok(report) => {
+            print!("{}", report.text);
+            if report.allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => cmd::report("irsa explain", &err),
+    }
+}
+
 fn issuer(command: IssuerCommand) -> ExitCode {
     match command {
         IssuerCommand::Keys(args) => finish("irsa issuer keys", cmd::files::keys(&args)),
@@ -183,16 +204,20 @@ fn serve(args: &ServeCommand) -> ExitCode {
     // Both flag groups are checked before reporting, so every problem shows at once.
     let server = args.server.validate(&ProcessEnvironment);
     let issuer = args.issuer.validate();
-    let config = match (server, issuer) {
-        (Ok(mut config), Ok(issuer)) => {
+    let tls = args.tls.validate();
+    let config = match (server, issuer, tls) {
+        (Ok(mut config), Ok(issuer), Ok(tls)) => {
             config.issuer = issuer;
+            config.tls = tls;
             // The verifier accepts http:// providers only with the same flag.
             config.allow_insecure_issuer = args.issuer.allow_insecure_issuer;
+            config.issuer_rotation_period = args.issuer.rotation_period();
             config
         }
-        (server, issuer) => {
+        (server, issuer, tls) => {
             let mut problems = server.err().map(|e| e.0).unwrap_or_default();
             problems.extend(issuer.err().unwrap_or_default());
+            problems.extend(tls.err().unwrap_or_default());
             eprint!("irsa serve: {}", ConfigErrors(problems));
             return ExitCode::from(EXIT_CONFIG);
         }

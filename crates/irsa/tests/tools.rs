@@ -8,7 +8,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use irsa_oidc::{ObjectRef, ServiceAccountToken, SigningKey, SigningKeyType};
@@ -177,6 +177,68 @@ fn decode_rejects_bad_token_files_naming_them() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("missing: cannot read"));
+}
+
+/// `token verify` reads files like `decode`, and `token issue` / `serve`
+/// refuse an issuer URL with a query, naming the flag.
+#[test]
+fn verify_and_issue_reject_bad_files_and_issuer_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(SigningKeyType::EcdsaP256).unwrap();
+    for (name, contents, expected) in [
+        ("empty.jwt", String::new(), "the token file is empty"),
+        ("crlf.jwt", format!("{}\r\n", minted(&key)), "CRLF"),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, contents).unwrap();
+        let out = run(&[
+            "token",
+            "verify",
+            file.to_str().unwrap(),
+            "--issuer",
+            "https://oidc.example",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+
+    let data = dir.path().join("data");
+    let out = run(&[
+        "token",
+        "issue",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--issuer-url",
+        "https://oidc.example/cluster?x=1",
+        "--namespace",
+        "default",
+        "--service-account",
+        "demo",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--issuer-url") && stderr.contains("query"),
+        "{stderr}"
+    );
+    let out = run(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--issuer-url",
+        "https://oidc.example/cluster?x=1",
+        "--issuer-rotation-period",
+        "1w",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--issuer-url") && stderr.contains("query"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--issuer-rotation-period"), "{stderr}");
 }
 
 fn write_keys(out_dir: &Path, issuer: &str, keys: &[&Path], extra: &[&str]) -> Output {
@@ -427,6 +489,28 @@ fn token_issue_offline_then_serve_publishes_the_key_and_verify_accepts() {
         "{}",
         text(&out.stderr)
     );
+    // Longer than the 48 h a retired key stays published: refused too.
+    let out = run(&[
+        "token",
+        "issue",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--issuer-url",
+        &issuer,
+        "--allow-insecure-issuer",
+        "--namespace",
+        "a",
+        "--service-account",
+        "b",
+        "--expiration",
+        "172801",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("600..=172800"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // The server started on the same data dir publishes the key.
     let _server = Running(
@@ -534,4 +618,356 @@ fn serve_reports_issuer_flag_problems_with_the_others() {
     ] {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
+}
+
+/// `irsa serve --tls-self-signed`: a real HTTPS client (curl) trusts the
+/// generated certificate as a CA, `irsa oidc thumbprint` sees the thumbprint
+/// the server printed, and tokens verify over HTTPS with the CA file or the
+/// thumbprint (and not without either).
+#[test]
+fn serve_tls_self_signed_with_issuer() {
+    if !Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "curl is required in CI"
+        );
+        eprintln!("skipping: curl not available");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = support::free_port();
+    let issuer = format!("https://localhost:{port}");
+    let child = irsa()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--issuer-url", &issuer, "--tls-self-signed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let cert = data.join("tls-self-signed.crt");
+    let ready = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-sf", "--max-time", "5"])
+            .args(extra)
+            .arg(format!("https://localhost:{port}/readyz"))
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout == b"ready\n")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(cert.exists() && ready(&["--cacert", cert.to_str().unwrap()])) {
+        assert!(
+            Instant::now() < deadline,
+            "HTTPS server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Without the CA a real client refuses the certificate.
+    assert!(!ready(&[]), "curl accepted a self-signed certificate");
+    // Plain HTTP on the TLS port gets nothing useful.
+    assert!(get(port, "/readyz").is_none_or(|(status, _, _)| status != 200));
+
+    let out = run(&["oidc", "thumbprint", &issuer]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let thumbprint = text(&out.stdout).lines().next().unwrap().to_owned();
+    assert_eq!(thumbprint.len(), 40, "{thumbprint}");
+
+    let token = dir.path().join("token");
+    let out = run(&[
+        "token",
+        "issue",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--issuer-url",
+        &issuer,
+        "--namespace",
+        "default",
+        "--service-account",
+        "demo",
+        "--output",
+        token.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "verify",
+            token.to_str().unwrap(),
+            "--issuer",
+            &issuer,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = verify(&["--ca-file", cert.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = verify(&["--thumbprint", &thumbprint]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = verify(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+
+    // The whole IRSA flow over HTTPS: the provider is registered with the
+    // printed thumbprint, and STS trusts the issuer through it alone.
+    if Command::new("aws")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let aws = |args: &[&str]| {
+            let out = Command::new("aws")
+                .args(["--endpoint-url", &issuer, "--output", "text"])
+                .args(args)
+                .env("HOME", dir.path())
+                .env("AWS_CONFIG_FILE", "/dev/null")
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .env("AWS_CA_BUNDLE", &cert)
+                .env("AWS_SHARED_CREDENTIALS_FILE", data.join("root-credentials"))
+                .env("AWS_PROFILE", "irsa-root")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
+            text(&out.stdout).trim().to_owned()
+        };
+        let host = format!("localhost:{port}");
+        aws(&[
+            "iam",
+            "create-open-id-connect-provider",
+            "--url",
+            &issuer,
+            "--client-id-list",
+            "sts.amazonaws.com",
+            "--thumbprint-list",
+            &thumbprint,
+        ]);
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::123456789012:oidc-provider/{host}")},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {format!("{host}:sub"): "system:serviceaccount:default:demo"}}
+            }]
+        })
+        .to_string();
+        aws(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            "demo",
+            "--assume-role-policy-document",
+            &trust,
+        ]);
+        let jwt = std::fs::read_to_string(&token).unwrap();
+        let arn = aws(&[
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/demo",
+            "--role-session-name",
+            "tls",
+            "--web-identity-token",
+            jwt.trim(),
+            "--query",
+            "AssumedRoleUser.Arn",
+        ]);
+        assert_eq!(arn, "arn:aws:sts::123456789012:assumed-role/demo/tls");
+    }
+
+    // The thumbprint the server printed at startup is the one IAM sees.
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stdout = String::new();
+    server
+        .0
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(
+        stdout.contains(&format!("certificate thumbprint (SHA-1) {thumbprint}")),
+        "{stdout}"
+    );
+}
+
+/// `irsa token issue --endpoint`: the signed `IssueServiceAccountToken`
+/// action of a running server, as root (credentials from --data-dir); a
+/// user without an Allow is refused, an unknown key too.
+#[test]
+fn token_issue_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let issuer = format!("{endpoint}/issuer");
+    let _server = Running(
+        irsa()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--issuer-url", &issuer, "--allow-insecure-issuer"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "/issuer/openid/v1/jwks");
+    let token = dir.path().join("token");
+    let issue = |env: &[(&str, &str)]| {
+        let mut cmd = irsa();
+        cmd.args(["token", "issue", "--endpoint", &endpoint])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--namespace", "team-a", "--service-account", "app"])
+            .args(["--audience", "sts.amazonaws.com", "--audience", "vault"])
+            .args(["--expiration", "900", "--pod-name", "app-0"])
+            .arg("--output")
+            .arg(&token)
+            .env("HOME", dir.path())
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = issue(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["token", "decode", "--json", token.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let claims = &json["claims"];
+    assert_eq!(claims["iss"], issuer.as_str());
+    assert_eq!(claims["sub"], "system:serviceaccount:team-a:app");
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!(["sts.amazonaws.com", "vault"])
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    assert_eq!(claims["kubernetes.io"]["pod"]["name"], "app-0");
+    let out = run(&[
+        "token",
+        "verify",
+        token.to_str().unwrap(),
+        "--issuer",
+        &issuer,
+        "--audience",
+        "vault",
+        "--allow-insecure-issuer",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // Somebody else's key: refused by the server, named by the client.
+    let out = issue(&[
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("InvalidClientTokenId"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An IAM user needs an Allow for irsa:IssueServiceAccountToken.
+    let has_aws = Command::new("aws")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_aws {
+        eprintln!("skipping the IAM-user half: aws CLI not available");
+        return;
+    }
+    let aws = |args: &[&str]| {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &endpoint, "--output", "json"])
+            .args(args)
+            .env("HOME", dir.path())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_SHARED_CREDENTIALS_FILE", data.join("root-credentials"))
+            .env("AWS_PROFILE", "irsa-root")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+    aws(&["iam", "create-user", "--user-name", "minter"]);
+    let key = aws(&["iam", "create-access-key", "--user-name", "minter"]);
+    let id = key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
+    let secret = key["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user_env = [
+        ("AWS_ACCESS_KEY_ID", id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+    ];
+    let out = issue(&user_env);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("AccessDenied")
+            && stderr.contains(
+                "user/minter is not authorized to perform: irsa:IssueServiceAccountToken"
+            ),
+        "{stderr}"
+    );
+    // Allowed for one namespace only.
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "irsa:IssueServiceAccountToken",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"irsa:Namespace": "team-a"}}
+        }]
+    })
+    .to_string();
+    aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "minter",
+        "--policy-name",
+        "mint",
+        "--policy-document",
+        &policy,
+    ]);
+    let out = issue(&user_env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

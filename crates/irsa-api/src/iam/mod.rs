@@ -5,7 +5,8 @@
 use irsa_policy::{PolicyKind as DocKind, SizeLimit};
 use irsa_store::{
     AccessKeyStatus, KeyOwner, ListQuery, ManagedPolicy, NewAccessKey, NewOidcProvider, NewPolicy,
-    NewRole, NewUser, OidcProvider, PrincipalKind, Role, RoleUpdate, StoreError, User, UserUpdate,
+    NewRole, NewUser, OidcProvider, PolicyListFilter, PrincipalKind, Role, RoleUpdate, StoreError,
+    User, UserUpdate,
 };
 
 use crate::auth::{Caller, CallerKind};
@@ -64,6 +65,57 @@ fn aws_managed_policies(now: time::OffsetDateTime) -> Vec<ManagedPolicy> {
             attachment_count: 0,
         })
         .collect()
+}
+
+/// ListPolicies' `OnlyAttached` and `PolicyUsageFilter` as one store filter.
+/// A usage filter names what "in use" means (attached as a permissions
+/// policy, or set as a permissions boundary), so `OnlyAttached` adds
+/// nothing to it; `OnlyAttached` alone means attached.
+fn list_policies_filter(only_attached: bool, usage: Option<&str>) -> PolicyListFilter {
+    match usage {
+        Some("PermissionsBoundary") => PolicyListFilter::UsedAsBoundary,
+        Some(_) => PolicyListFilter::Attached,
+        None if only_attached => PolicyListFilter::Attached,
+        None => PolicyListFilter::All,
+    }
+}
+
+/// Whether a built-in AWS managed policy passes a ListPolicies filter (they
+/// live outside the policies table, so the store query cannot see them).
+/// Counts its attachments when the filter needs them.
+async fn aws_managed_in_use(
+    api: &AwsApi,
+    policy: &mut ManagedPolicy,
+    filter: PolicyListFilter,
+) -> Result<bool, ApiError> {
+    let st = api.store();
+    let arn = policy.arn.as_str();
+    match filter {
+        PolicyListFilter::All => Ok(true),
+        PolicyListFilter::Attached => {
+            let e = st
+                .list_entities_for_policy(arn)
+                .await
+                .map_err(store_error)?;
+            let count = e.users.len() + e.roles.len();
+            policy.attachment_count = u32::try_from(count).unwrap_or(u32::MAX);
+            Ok(count > 0)
+        }
+        PolicyListFilter::UsedAsBoundary => {
+            let is_boundary = |b: Option<&String>| b.is_some_and(|b| b == arn);
+            let roles = all_pages(|q| async move { st.list_roles(&q).await }).await?;
+            if roles
+                .iter()
+                .any(|r| is_boundary(r.permissions_boundary.as_ref()))
+            {
+                return Ok(true);
+            }
+            let users = all_pages(|q| async move { st.list_users(&q).await }).await?;
+            Ok(users
+                .iter()
+                .any(|u| is_boundary(u.permissions_boundary.as_ref())))
+        }
+    }
 }
 
 // ------------------------------------------------------------- helpers
@@ -701,28 +753,32 @@ pub(crate) async fn dispatch(
         }
         R::ListPolicies(r) => {
             let scope = r.scope.as_deref().unwrap_or("All");
+            let filter = list_policies_filter(
+                r.only_attached.unwrap_or(false),
+                r.policy_usage_filter.as_deref(),
+            );
             let mut items = Vec::new();
             let mut marker = None;
             if scope != "AWS" {
                 let p = st
                     .list_policies(
                         &list_query(r.path_prefix.as_ref(), r.marker.as_ref(), r.max_items),
-                        r.only_attached.unwrap_or(false),
+                        filter,
                     )
                     .await
                     .map_err(store_error)?;
                 items.extend(p.items.iter().map(policy_node));
                 marker = p.marker;
             }
-            // AWS managed policies follow the last page of local ones (never attached-counted).
-            if scope != "Local" && marker.is_none() && !r.only_attached.unwrap_or(false) {
+            // AWS managed policies follow the last page of local ones.
+            if scope != "Local" && marker.is_none() {
                 let prefix = r.path_prefix.as_deref().unwrap_or("/");
-                items.extend(
-                    aws_managed_policies(api.now())
-                        .iter()
-                        .filter(|p| p.path.starts_with(prefix))
-                        .map(policy_node),
-                );
+                for mut p in aws_managed_policies(api.now()) {
+                    if p.path.starts_with(prefix) && aws_managed_in_use(api, &mut p, filter).await?
+                    {
+                        items.push(policy_node(&p));
+                    }
+                }
             }
             paged(Node::object(), "Policies", items, marker)
         }
@@ -883,7 +939,7 @@ pub(crate) async fn dispatch(
         }
         // ------------------------------------------- OIDC providers
         R::CreateOpenIDConnectProvider(r) => {
-            let url = checks::provider_url(&r.url)?;
+            let url = checks::provider_url(&r.url, api.allow_http_providers())?;
             checks::client_id_count(r.client_id_list.len())?;
             checks::thumbprints(&r.thumbprint_list)?;
             let p = st
@@ -972,6 +1028,12 @@ pub(crate) async fn dispatch(
         R::GetAccountAuthorizationDetails(r) => authorization_details(api, &r.filter).await?,
         R::SimulateCustomPolicy(r) => simulate::custom(api, &r)?,
         R::SimulatePrincipalPolicy(r) => simulate::principal(api, &r).await?,
+        // ------------------------------------- outbound web identity
+        R::EnableOutboundWebIdentityFederation(_) => crate::outbound::enable(api).await?,
+        R::DisableOutboundWebIdentityFederation(_) => {
+            return crate::outbound::disable(api).await;
+        }
+        R::GetOutboundWebIdentityFederationInfo(_) => crate::outbound::info(api).await?,
         other => return Err(not_implemented(other.action())),
     };
     Ok(Some(node))
@@ -1054,7 +1116,7 @@ async fn account_summary(api: &AwsApi) -> Result<Node, ApiError> {
     let users = s.list_users(&all).await.map_err(store_error)?.items.len();
     let roles = s.list_roles(&all).await.map_err(store_error)?.items.len();
     let policies = s
-        .list_policies(&all, false)
+        .list_policies(&all, PolicyListFilter::All)
         .await
         .map_err(store_error)?
         .items
@@ -1214,7 +1276,9 @@ pub(crate) async fn authorization_details(
     }
     let mut policies = Vec::new();
     if want("LocalManagedPolicy") {
-        for p in all_pages(|q| async move { st.list_policies(&q, false).await }).await? {
+        for p in
+            all_pages(|q| async move { st.list_policies(&q, PolicyListFilter::All).await }).await?
+        {
             let versions = st
                 .list_policy_versions(&p.arn)
                 .await

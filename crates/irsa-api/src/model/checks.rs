@@ -13,9 +13,10 @@ pub const MAX_THUMBPRINTS: usize = 5;
 /// A normalised OIDC provider URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderUrl {
-    /// `https://host[:port]/path` with a lower-case host and no trailing slash.
+    /// `https://host[:port]/path` (or `http://` when insecure providers are
+    /// allowed) with a lower-case host and no trailing slash.
     pub url: String,
-    /// The URL without `https://`: the resource part of the provider ARN
+    /// The URL without its scheme: the resource part of the provider ARN
     /// (`arn:aws:iam::ACCT:oidc-provider/{arn_suffix}`) and the prefix of
     /// trust-policy condition keys (`{arn_suffix}:aud`).
     pub arn_suffix: String,
@@ -28,18 +29,25 @@ fn invalid_url(reason: &str) -> ApiError {
     )
 }
 
-/// Checks and normalises a provider URL: `https://` only, a host, an
+/// Checks and normalises a provider URL: `https://` only (also `http://`
+/// when `allow_http`, i.e. `irsa serve --allow-insecure-issuer`), a host, an
 /// optional numeric port, no user info, query or fragment; the host is
 /// lower-cased and trailing slashes are dropped (the path keeps its case).
-pub fn provider_url(url: &str) -> Result<ProviderUrl, ApiError> {
+pub fn provider_url(url: &str, allow_http: bool) -> Result<ProviderUrl, ApiError> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid_url("the URL must not contain whitespace"));
     }
-    let scheme_len = "https://".len();
-    if url.len() < scheme_len || !url[..scheme_len].eq_ignore_ascii_case("https://") {
+    let has_scheme = |scheme: &str| {
+        url.len() >= scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme)
+    };
+    let scheme = if has_scheme("https://") {
+        "https://"
+    } else if allow_http && has_scheme("http://") {
+        "http://"
+    } else {
         return Err(invalid_url("the URL must begin with https://"));
-    }
-    let rest = &url[scheme_len..];
+    };
+    let rest = &url[scheme.len()..];
     if rest.contains('?') || rest.contains('#') {
         return Err(invalid_url("the URL must not have a query or fragment"));
     }
@@ -73,7 +81,7 @@ pub fn provider_url(url: &str) -> Result<ProviderUrl, ApiError> {
     }
     suffix.push_str(path.trim_end_matches('/'));
     Ok(ProviderUrl {
-        url: format!("https://{suffix}"),
+        url: format!("{scheme}{suffix}"),
         arn_suffix: suffix,
     })
 }
@@ -119,14 +127,14 @@ mod tests {
 
     #[test]
     fn normalises_provider_urls() {
-        let p = provider_url("https://OIDC.EKS.us-east-1.amazonaws.com/id/ABCDEF/").unwrap();
+        let p = provider_url("https://OIDC.EKS.us-east-1.amazonaws.com/id/ABCDEF/", false).unwrap();
         assert_eq!(p.url, "https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF");
         assert_eq!(p.arn_suffix, "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF");
-        let p = provider_url("HTTPS://issuer.local:8443").unwrap();
+        let p = provider_url("HTTPS://issuer.local:8443", false).unwrap();
         assert_eq!(p.arn_suffix, "issuer.local:8443");
         assert_eq!(p.url, "https://issuer.local:8443");
         assert_eq!(
-            provider_url("https://token.actions.githubusercontent.com")
+            provider_url("https://token.actions.githubusercontent.com", false)
                 .unwrap()
                 .arn_suffix,
             "token.actions.githubusercontent.com"
@@ -148,10 +156,34 @@ mod tests {
             "https://iss uer.local",
             "https://issuer.local/a\n",
         ] {
-            let e = provider_url(bad).unwrap_err();
+            let e = provider_url(bad, false).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
             assert!(e.message.contains("Url"), "{bad}");
         }
+        // Allowing http relaxes only the scheme.
+        for bad in [
+            "ftp://issuer.local",
+            "http://",
+            "http://issuer.local/?x=1",
+            "http://u@h",
+        ] {
+            assert!(provider_url(bad, true).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_provider_urls_only_when_allowed() {
+        let e = provider_url("http://127.0.0.1:8080", false).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid value for parameter Url: the URL must begin with https://"
+        );
+        let p = provider_url("HTTP://127.0.0.1:8080/Issuer/", true).unwrap();
+        assert_eq!(p.url, "http://127.0.0.1:8080/Issuer");
+        assert_eq!(p.arn_suffix, "127.0.0.1:8080/Issuer");
+        // https stays https when http is allowed.
+        let p = provider_url("https://127.0.0.1:8443", true).unwrap();
+        assert_eq!(p.url, "https://127.0.0.1:8443");
     }
 
     #[test]

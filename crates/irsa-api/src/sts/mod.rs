@@ -51,6 +51,11 @@ pub(crate) async fn dispatch(
             ErrorCode::InvalidAuthorizationMessage,
             "The message is not a valid authorization message encoded by irsa (irsa does not encode AccessDenied details).",
         )),
+        Request::GetWebIdentityToken(r) => {
+            crate::outbound::get_web_identity_token(api, caller, &r, info)
+                .await
+                .map(Some)
+        }
         other => Err(not_implemented(other.action())),
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Parser;
 use irsa_core::{Clock, SystemClock};
-use irsa_oidc::{ObjectRef, ServiceAccountToken};
+use irsa_oidc::ServiceAccountToken;
 use irsa_server::config::{Database, ProcessEnvironment, ServeArgs};
 use irsa_server::issuer;
 use irsa_store::{Store, StoreConfig};
@@ -74,8 +74,14 @@ pub struct IssueArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// The built-in issuer's URL (the `iss`); the same as `irsa serve --issuer-url`.
+    /// Not used with --endpoint (the server knows its issuer).
     #[arg(long, env = "IRSA_ISSUER_URL")]
-    pub issuer_url: String,
+    pub issuer_url: Option<String>,
+    /// Ask a running `irsa serve` (SigV4-signed `IssueServiceAccountToken`,
+    /// credentials from AWS_* env, --data-dir's root credentials or ~/.aws)
+    /// instead of opening its store.
+    #[arg(long)]
+    pub endpoint: Option<String>,
     /// Allow a plain http:// issuer URL (development only).
     #[arg(long, env = "IRSA_ALLOW_INSECURE_ISSUER")]
     pub allow_insecure_issuer: bool,
@@ -111,22 +117,19 @@ pub struct IssueArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Shortest lifetime TokenRequest accepts.
-pub const MIN_EXPIRATION: i64 = 600;
-/// Longest lifetime TokenRequest accepts (2^32 s).
-pub const MAX_EXPIRATION: i64 = 1 << 32;
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
+impl IssueArgs {
+    fn fields(&self) -> issuer::TokenFields {
+        issuer::TokenFields {
+            namespace: self.namespace.clone(),
+            service_account: self.service_account.clone(),
+            service_account_uid: self.service_account_uid.clone(),
+            audiences: self.audiences.clone(),
+            expiration_seconds: self.expiration,
+            pod_name: self.pod_name.clone(),
+            pod_uid: self.pod_uid.clone(),
+            node_name: self.node_name.clone(),
+        }
+    }
 }
 
 /// The token request these flags describe; every problem at once.
@@ -134,68 +137,37 @@ pub fn token_request(
     args: &IssueArgs,
 ) -> anyhow::Result<(ServiceAccountToken, irsa_oidc::SigningKeyType)> {
     let mut problems = Vec::new();
-    let issuer =
-        issuer::check_issuer_url("issuer-url", &args.issuer_url, args.allow_insecure_issuer)
+    let issuer = if let Some(url) = &args.issuer_url {
+        issuer::check_issuer_url("issuer-url", url, args.allow_insecure_issuer)
             .map_err(|p| problems.push(p))
-            .ok();
+            .ok()
+    } else {
+        problems.push("--issuer-url is required without --endpoint".to_owned());
+        None
+    };
     let key_type = issuer::parse_key_type("issuer-key-type", &args.issuer_key_type)
         .map_err(|p| problems.push(p))
         .ok();
-    if !is_dns_label(&args.namespace) {
-        problems.push(format!(
-            "--namespace: {:?} is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)",
-            args.namespace
-        ));
+    let request = args
+        .fields()
+        .request(issuer.as_deref().unwrap_or_default(), |f| format!("--{f}"))
+        .map_err(|p| problems.extend(p))
+        .ok();
+    match (request, key_type) {
+        (Some(request), Some(key_type)) if problems.is_empty() => Ok((request, key_type)),
+        _ => bail!("{}", problems.join("\n  ")),
     }
-    if !is_dns_subdomain(&args.service_account) {
-        problems.push(format!(
-            "--service-account: {:?} is not a Kubernetes object name (lower-case letters, digits, '-' and '.')",
-            args.service_account
-        ));
-    }
-    if !(MIN_EXPIRATION..=MAX_EXPIRATION).contains(&args.expiration) {
-        problems.push(format!(
-            "--expiration: {} s is outside {MIN_EXPIRATION}..={MAX_EXPIRATION} (TokenRequest's bounds)",
-            args.expiration
-        ));
-    }
-    if args.audiences.iter().any(|a| a.trim().is_empty()) {
-        problems.push("--audience: must not be empty".to_owned());
-    }
-    if args.pod_uid.is_some() && args.pod_name.is_none() {
-        problems.push("--pod-uid needs --pod-name".to_owned());
-    }
-    let (Some(issuer), Some(key_type)) = (issuer, key_type) else {
-        bail!("{}", problems.join("\n  "));
-    };
-    if !problems.is_empty() {
-        bail!("{}", problems.join("\n  "));
-    }
-    let uid = || uuid::Uuid::new_v4().to_string();
-    let request = ServiceAccountToken {
-        issuer,
-        audiences: args.audiences.clone(),
-        namespace: args.namespace.clone(),
-        service_account: ObjectRef {
-            name: args.service_account.clone(),
-            uid: args.service_account_uid.clone().unwrap_or_else(uid),
-        },
-        pod: args.pod_name.as_ref().map(|name| ObjectRef {
-            name: name.clone(),
-            uid: args.pod_uid.clone().unwrap_or_else(uid),
-        }),
-        node: args.node_name.as_ref().map(|name| ObjectRef {
-            name: name.clone(),
-            uid: uid(),
-        }),
-        expiration_seconds: args.expiration,
-        warn_after: None,
-    };
-    Ok((request, key_type))
 }
 
 /// Mints a token offline with the store's issuer key; returns the token.
 pub async fn issue(args: &IssueArgs) -> anyhow::Result<String> {
+    if let Some(endpoint) = &args.endpoint {
+        let token = issue_remote(args, endpoint).await?;
+        if let Some(path) = &args.output {
+            super::write_private_atomically(path, format!("{token}\n").as_bytes())?;
+        }
+        return Ok(token);
+    }
     let (request, key_type) = token_request(args)?;
     let store = open_store(&args.store).await?;
     let key = issuer::signing_key(store.as_ref(), key_type).await;
@@ -206,6 +178,48 @@ pub async fn issue(args: &IssueArgs) -> anyhow::Result<String> {
         super::write_private_atomically(path, format!("{token}\n").as_bytes())?;
     }
     Ok(token)
+}
+
+/// `IssueServiceAccountToken` on a running server.
+async fn issue_remote(args: &IssueArgs, endpoint: &str) -> anyhow::Result<String> {
+    // The server checks the fields too; checking here first gives flag names.
+    args.fields()
+        .request("https://placeholder.invalid", |f| format!("--{f}"))
+        .map_err(|p| anyhow::anyhow!("{}", p.join("\n  ")))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let credentials = super::remote::resolve_credentials(Some(&args.store.data_dir), &env)?;
+    let client = super::remote::Remote::new(endpoint, credentials)?;
+    let expiration = args.expiration.to_string();
+    let mut params: Vec<(String, String)> = vec![
+        ("Namespace".into(), args.namespace.clone()),
+        ("ServiceAccount".into(), args.service_account.clone()),
+        ("ExpirationSeconds".into(), expiration),
+    ];
+    for (i, audience) in args.audiences.iter().enumerate() {
+        params.push((format!("Audiences.member.{}", i + 1), audience.clone()));
+    }
+    for (name, value) in [
+        ("ServiceAccountUid", &args.service_account_uid),
+        ("PodName", &args.pod_name),
+        ("PodUid", &args.pod_uid),
+        ("NodeName", &args.node_name),
+    ] {
+        if let Some(value) = value {
+            params.push((name.into(), value.clone()));
+        }
+    }
+    let borrowed: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let answer = client
+        .call(irsa_server::sa_token::ACTION, &borrowed)
+        .await?;
+    answer
+        .pointer("/IssueServiceAccountTokenResponse/IssueServiceAccountTokenResult/Token")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("{endpoint} answered without a token"))
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -225,17 +239,21 @@ pub async fn rotate(args: &RotateArgs) -> anyhow::Result<String> {
     let result = async {
         let key = issuer::rotate(store.as_ref(), kind).await?;
         let now = SystemClock.now_utc();
+        // Also what a running server would prune: keys retired > 48 h ago.
+        let pruned = issuer::maintain(store.as_ref(), kind, None, now)
+            .await?
+            .pruned;
         let published = issuer::published_keys(store.as_ref(), now).await?;
-        anyhow::Ok((key, published))
+        anyhow::Ok((key, pruned, published))
     }
     .await;
     store.close().await;
-    let (key, published) = result?;
-    let mut out = format!(
-        "new signing key {} ({})\npublished keys:\n",
-        key.kid(),
-        key.alg().as_str()
-    );
+    let (key, pruned, published) = result?;
+    let mut out = format!("new signing key {} ({})\n", key.kid(), key.alg().as_str());
+    for kid in pruned {
+        let _ = writeln!(out, "pruned retired key {kid}");
+    }
+    out.push_str("published keys:\n");
     for k in published {
         let _ = writeln!(out, "  {}", k.kid());
     }
@@ -314,7 +332,7 @@ mod tests {
         );
 
         let mut a = args(&["--namespace", "ns", "--service-account", "sa"]);
-        a.issuer_url = "http://i.example".into();
+        a.issuer_url = Some("http://i.example".into());
         let err = token_request(&a).unwrap_err().to_string();
         assert!(err.contains("--allow-insecure-issuer"), "{err}");
         a.allow_insecure_issuer = true;

@@ -1,9 +1,11 @@
 //! The tool subcommands: `token`, `issuer`, `oidc`. Each returns the exit
 //! status it wants; errors the user must fix are printed and exit with 2.
 
+pub mod explain;
 pub mod files;
 pub mod keyring;
 pub mod oidc;
+pub mod remote;
 pub mod token;
 
 use std::io::Read;
