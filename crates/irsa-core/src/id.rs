@@ -1,5 +1,5 @@
 use rand::rngs::OsRng;
-use rand::Rng;
+use rand::RngCore;
 
 use crate::SecretString;
 
@@ -47,14 +47,25 @@ const BASE32_UPPER: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// `N` characters of `alphabet` from one read of the OS RNG. The alphabet
+/// length divides 256, so masking a byte picks each character uniformly;
+/// one read per value, not one per character (each read is a syscall, and
+/// ids and keys are minted on every AssumeRole*).
+fn random_chars<const N: usize>(alphabet: &[u8]) -> impl Iterator<Item = char> + '_ {
+    debug_assert!(alphabet.len().is_power_of_two() && alphabet.len() <= 256);
+    let mut bytes = [0_u8; N];
+    OsRng.fill_bytes(&mut bytes);
+    let mask = alphabet.len() - 1;
+    bytes
+        .into_iter()
+        .map(move |b| char::from(alphabet[usize::from(b) & mask]))
+}
+
 /// A fresh 20-character id: prefix + 16 chars of `A-Z2-7` from the OS RNG.
 pub fn generate_id(prefix: IdPrefix) -> String {
-    let mut rng = OsRng;
     let mut id = String::with_capacity(20);
     id.push_str(prefix.as_str());
-    for _ in 0..16 {
-        id.push(char::from(BASE32_UPPER[rng.gen_range(0..32)]));
-    }
+    id.extend(random_chars::<16>(BASE32_UPPER));
     id
 }
 
@@ -67,11 +78,7 @@ pub fn is_valid_id(prefix: IdPrefix, id: &str) -> bool {
 
 /// A fresh 40-character secret access key (base64 alphabet, like AWS's).
 pub fn generate_secret_access_key() -> SecretString {
-    let mut rng = OsRng;
-    let secret: String = (0..40)
-        .map(|_| char::from(SECRET_ALPHABET[rng.gen_range(0..64)]))
-        .collect();
-    SecretString::new(secret)
+    SecretString::new(random_chars::<40>(SECRET_ALPHABET).collect::<String>())
 }
 
 #[cfg(test)]
@@ -104,5 +111,27 @@ mod tests {
         let secret = generate_secret_access_key();
         assert_eq!(secret.expose().len(), 40);
         assert_ne!(secret.expose(), generate_secret_access_key().expose());
+    }
+
+    #[test]
+    fn every_character_of_each_alphabet_is_used() {
+        let secrets: HashSet<char> = (0..200)
+            .flat_map(|_| {
+                generate_secret_access_key()
+                    .expose()
+                    .chars()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(secrets.len(), SECRET_ALPHABET.len());
+        let ids: HashSet<char> = (0..200)
+            .flat_map(|_| {
+                generate_id(IdPrefix::Role)
+                    .chars()
+                    .skip(4)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(ids.len(), BASE32_UPPER.len());
     }
 }

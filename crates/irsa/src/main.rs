@@ -9,6 +9,12 @@ use irsa_core::{Clock, SystemClock};
 use irsa_server::config::{ConfigErrors, ProcessEnvironment, ServeArgs};
 use irsa_server::issuer::IssuerArgs;
 
+// The server allocates many small buffers per request (query decoding,
+// XML, JSON claims); mimalloc serves them measurably faster than glibc's
+// malloc under load (see the load example in crates/irsa-server/examples).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Self-hosted IAM Roles for Service Accounts and OIDC web-identity federation.
 #[derive(Debug, Parser)]
 #[command(name = "irsa", version, about)]

@@ -123,9 +123,14 @@ fn decode_component(raw: &[u8]) -> Result<Vec<u8>, ApiError> {
                 }
                 i += 3;
             }
-            b => {
-                out.push(b);
-                i += 1;
+            _ => {
+                // Copy the run up to the next escape in one go.
+                let run = raw[i..]
+                    .iter()
+                    .position(|b| matches!(b, b'+' | b'%'))
+                    .unwrap_or(raw.len() - i);
+                out.extend_from_slice(&raw[i..i + run]);
+                i += run;
             }
         }
     }

@@ -188,6 +188,19 @@ pub fn format_timestamp(at: OffsetDateTime) -> String {
 /// because no escape makes them legal and clients' parsers would fail.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    push_xml_escaped(&mut out, text);
+    out
+}
+
+/// [`xml_escape`] appending to `out` (no intermediate allocation).
+fn push_xml_escaped(out: &mut String, text: &str) {
+    // Fast path: most values (ids, ARNs, session tokens) need no escaping.
+    // 0xEF leads U+FFFE/U+FFFF, so any text with it takes the slow path.
+    let plain = |b: &u8| *b >= 0x20 && !matches!(*b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF);
+    if text.as_bytes().iter().all(plain) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -202,7 +215,6 @@ pub fn xml_escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Percent-encodes a policy document as IAM returns documents
@@ -244,7 +256,7 @@ pub fn to_xml(service: Service, action: &str, result: Option<&Node>, request_id:
         write_xml(&mut out, &name, result);
     }
     out.push_str("<ResponseMetadata><RequestId>");
-    out.push_str(&xml_escape(request_id));
+    push_xml_escaped(&mut out, request_id);
     out.push_str("</RequestId></ResponseMetadata></");
     out.push_str(action);
     out.push_str("Response>");
@@ -265,8 +277,8 @@ fn write_xml(out: &mut String, name: &str, node: &Node) {
     out.push_str(name);
     out.push('>');
     match node {
-        Node::Str(s) => out.push_str(&xml_escape(s)),
-        Node::Secret(s) => out.push_str(&xml_escape(s.expose())),
+        Node::Str(s) => push_xml_escaped(out, s),
+        Node::Secret(s) => push_xml_escaped(out, s.expose()),
         Node::Int(i) => out.push_str(&i.to_string()),
         Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Node::Timestamp(t) => out.push_str(&format_timestamp(*t)),
