@@ -45,6 +45,23 @@ fn minted(key: &SigningKey) -> String {
     .unwrap()
 }
 
+/// Verifies `token` with the independent `jsonwebtoken` crate against a
+/// served JWKS document: the key is picked by the token's `kid`.
+fn verify_with_jsonwebtoken(token: &str, jwks: &str, issuer: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks).unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the token's kid is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[issuer]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap()
+        .claims
+}
+
 fn pem(label: &str, der: &[u8]) -> String {
     pem::encode(&pem::Pem::new(label, der.to_vec()))
 }
@@ -333,6 +350,8 @@ fn issuer_keys_writes_documents_and_issuer_serve_serves_them() {
     .unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, &token).unwrap();
+    let claims = verify_with_jsonwebtoken(&token, &body, &issuer, "sts.amazonaws.com");
+    assert_eq!(claims["sub"], "system:serviceaccount:kube-system:builder");
     let out = run(&[
         "token",
         "verify",
@@ -536,6 +555,9 @@ fn token_issue_offline_then_serve_publishes_the_key_and_verify_accepts() {
     );
     let jwks: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let claims = verify_with_jsonwebtoken(token.trim(), &body, &issuer, "vault");
+    assert_eq!(claims["sub"], "system:serviceaccount:team-a:app");
     let (_, headers, body) = get(port, "/issuer/.well-known/openid-configuration").unwrap();
     assert_eq!(header(&headers, "content-type"), Some("application/json"));
     let disco: Value = serde_json::from_str(&body).unwrap();
