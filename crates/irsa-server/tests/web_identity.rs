@@ -9,142 +9,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use axum::routing::get;
-use axum::{Json, Router};
+use common::issuer::HttpsIssuer;
 use common::TestServer;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use irsa_core::{SystemClock, TestClock};
-use irsa_oidc::{
-    discovery_document, jwks_document, mint, ObjectRef, ServiceAccountToken, SigningKey,
-    SigningKeyType,
-};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use irsa_oidc::{mint, SigningKeyType};
 
 const ACCOUNT: &str = "123456789012";
-
-/// An OIDC issuer over HTTPS on 127.0.0.1, certificate from a fresh CA.
-struct HttpsIssuer {
-    url: String,
-    ca_file: tempfile::NamedTempFile,
-    key: SigningKey,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HttpsIssuer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl HttpsIssuer {
-    async fn start(key_type: SigningKeyType) -> HttpsIssuer {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "irsa e2e CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
-        let ca_file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(ca_file.path(), ca_cert.pem()).unwrap();
-
-        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![
-                leaf.der().clone(),
-                CertificateDer::from(ca_cert.der().to_vec()),
-            ],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "https://localhost:{}",
-            listener.local_addr().unwrap().port()
-        );
-
-        let key = SigningKey::generate(key_type).unwrap();
-        let discovery = discovery_document(&url, &[key.public_key().clone()]);
-        let jwks = jwks_document(&[key.public_key().clone()]);
-        let app = Router::new()
-            .route(
-                "/.well-known/openid-configuration",
-                get(move || async move { Json(discovery) }),
-            )
-            .route("/openid/v1/jwks", get(move || async move { Json(jwks) }));
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (acceptor, app) = (acceptor.clone(), app.clone());
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(tcp).await {
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                            .await;
-                    }
-                });
-            }
-        });
-        HttpsIssuer {
-            url,
-            ca_file,
-            key,
-            task,
-        }
-    }
-
-    fn host(&self) -> &str {
-        self.url.strip_prefix("https://").unwrap()
-    }
-
-    fn provider_arn(&self) -> String {
-        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{}", self.host())
-    }
-
-    /// A Kubernetes projected service-account token.
-    fn service_account_token(
-        &self,
-        namespace: &str,
-        name: &str,
-        audience: &str,
-        now: i64,
-    ) -> String {
-        ServiceAccountToken {
-            issuer: self.url.clone(),
-            audiences: vec![audience.to_owned()],
-            namespace: namespace.to_owned(),
-            service_account: ObjectRef {
-                name: name.to_owned(),
-                uid: "6f0e2d5a-9c5b-4a57-8a59-1f5e0c7c1e11".to_owned(),
-            },
-            pod: Some(ObjectRef {
-                name: format!("{name}-7d9f8b6c5-x2x9q"),
-                uid: "0d6a3b1e-2f4c-4b8e-9a7d-5c3e1f2a4b6c".to_owned(),
-            }),
-            node: None,
-            expiration_seconds: 3600,
-            warn_after: None,
-        }
-        .mint(&self.key, now)
-        .unwrap()
-    }
-}
 
 fn now() -> i64 {
     irsa_core::Clock::unix_seconds(&SystemClock)
@@ -164,7 +34,7 @@ async fn setup(server: &TestServer, issuer: &HttpsIssuer, role: &str, trust_sub:
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Federated": issuer.provider_arn()},
+            "Principal": {"Federated": issuer.provider_arn(ACCOUNT)},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {format!("{host}:aud"): "sts.amazonaws.com"},
@@ -225,7 +95,7 @@ async fn irsa_walkthrough_with_sdk_web_identity_provider() {
         Some("system:serviceaccount:default:app")
     );
     assert_eq!(out.audience(), Some("sts.amazonaws.com"));
-    assert_eq!(out.provider(), Some(issuer.provider_arn().as_str()));
+    assert_eq!(out.provider(), Some(issuer.provider_arn(ACCOUNT).as_str()));
     assert_eq!(
         out.assumed_role_user().unwrap().arn(),
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/pod")
@@ -801,7 +671,7 @@ async fn cached_lookups_see_iam_changes_at_once() {
             "Version": "2012-10-17",
             "Statement": [{
                 "Effect": "Allow",
-                "Principal": {"Federated": issuer.provider_arn()},
+                "Principal": {"Federated": issuer.provider_arn(ACCOUNT)},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {"StringEquals": {format!("{host}:sub"): sub}}
             }]
@@ -839,7 +709,7 @@ async fn cached_lookups_see_iam_changes_at_once() {
 
     // The provider's client ids change: the cached provider is dropped too.
     iam.remove_client_id_from_open_id_connect_provider()
-        .open_id_connect_provider_arn(issuer.provider_arn())
+        .open_id_connect_provider_arn(issuer.provider_arn(ACCOUNT))
         .client_id("sts.amazonaws.com")
         .send()
         .await

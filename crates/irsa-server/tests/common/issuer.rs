@@ -1,6 +1,7 @@
 //! An OIDC issuer over HTTPS on 127.0.0.1 with a throwaway CA: discovery and
 //! JWKS for one signing key, and Kubernetes-shaped service-account tokens.
-//! Shared by the criterion bench and the load example (`#[path]` includes).
+//! Shared by the web-identity tests, the criterion bench and the load
+//! example (`#[path]` includes).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct HttpsIssuer {
     pub url: String,
     /// PEM of the CA that signed the issuer's certificate.
     pub ca_pem: String,
+    /// The same PEM in a file, for `--oidc-ca-file`.
+    pub ca_file: tempfile::NamedTempFile,
     pub key: SigningKey,
     task: tokio::task::JoinHandle<()>,
 }
@@ -37,7 +40,7 @@ impl HttpsIssuer {
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
-            .push(DnType::CommonName, "irsa bench CA");
+            .push(DnType::CommonName, "irsa test CA");
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let ca = Issuer::new(ca_params, ca_key);
         let leaf_key = KeyPair::generate().unwrap();
@@ -89,9 +92,12 @@ impl HttpsIssuer {
                 });
             }
         });
+        let ca_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca_file.path(), ca_cert.pem()).unwrap();
         HttpsIssuer {
             url,
             ca_pem: ca_cert.pem(),
+            ca_file,
             key,
             task,
         }
@@ -127,9 +133,20 @@ impl HttpsIssuer {
     /// A projected service-account token (audience `sts.amazonaws.com`,
     /// one hour) for `system:serviceaccount:NAMESPACE:NAME`.
     pub fn token(&self, namespace: &str, name: &str, now: i64) -> String {
+        self.service_account_token(namespace, name, "sts.amazonaws.com", now)
+    }
+
+    /// [`Self::token`] for another audience.
+    pub fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audience: &str,
+        now: i64,
+    ) -> String {
         ServiceAccountToken {
             issuer: self.url.clone(),
-            audiences: vec!["sts.amazonaws.com".to_owned()],
+            audiences: vec![audience.to_owned()],
             namespace: namespace.to_owned(),
             service_account: ObjectRef {
                 name: name.to_owned(),

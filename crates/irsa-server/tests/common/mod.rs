@@ -2,6 +2,8 @@
 //! drive it with real clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod issuer;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
