@@ -401,6 +401,59 @@ async fn list_policies_filters_and_paginates(server: TestServer) {
         all_aws.len() >= 3 && all_aws.iter().any(|n| n == "AdministratorAccess"),
         "{all_aws:?}"
     );
+    // ListEntitiesForPolicy: both uses without a filter (an entity once).
+    let entities = |policy: &'static str, usage: Option<PolicyUsageType>| {
+        let iam = iam.clone();
+        let arn = arns[policy].clone();
+        async move {
+            let out = iam
+                .list_entities_for_policy()
+                .policy_arn(arn)
+                .set_policy_usage_filter(usage)
+                .send()
+                .await
+                .unwrap();
+            let users: Vec<String> = out
+                .policy_users()
+                .iter()
+                .filter_map(|u| u.user_name().map(str::to_owned))
+                .collect();
+            let roles: Vec<String> = out
+                .policy_roles()
+                .iter()
+                .filter_map(|r| r.role_name().map(str::to_owned))
+                .collect();
+            (users, roles)
+        }
+    };
+    let none: Vec<String> = Vec::new();
+    let app = vec!["app".to_owned()];
+    let bob = vec!["bob".to_owned()];
+    assert_eq!(entities("p-both", None).await, (none.clone(), app.clone()));
+    assert_eq!(
+        entities("p-both", Some(PolicyUsageType::PermissionsPolicy)).await,
+        (none.clone(), app.clone())
+    );
+    assert_eq!(
+        entities("p-both", Some(PolicyUsageType::PermissionsBoundary)).await,
+        (none.clone(), app.clone())
+    );
+    assert_eq!(
+        entities("p-boundary", None).await,
+        (bob.clone(), none.clone())
+    );
+    assert_eq!(
+        entities("p-boundary", Some(PolicyUsageType::PermissionsPolicy)).await,
+        (none.clone(), none.clone())
+    );
+    assert_eq!(
+        entities("p-boundary", Some(PolicyUsageType::PermissionsBoundary)).await,
+        (bob, none.clone())
+    );
+    assert_eq!(
+        entities("p-attached", Some(PolicyUsageType::PermissionsBoundary)).await,
+        (none.clone(), none)
+    );
 
     // Removing the uses empties the filtered lists again.
     iam.delete_role_permissions_boundary()

@@ -5,8 +5,8 @@
 use irsa_policy::{PolicyKind as DocKind, SizeLimit};
 use irsa_store::{
     AccessKeyStatus, KeyOwner, ListQuery, ManagedPolicy, NewAccessKey, NewOidcProvider, NewPolicy,
-    NewRole, NewUser, OidcProvider, PolicyListFilter, PrincipalKind, Role, RoleUpdate, StoreError,
-    User, UserUpdate,
+    NewRole, NewUser, OidcProvider, PolicyEntities, PolicyListFilter, PrincipalKind, Role,
+    RoleUpdate, StoreError, User, UserUpdate,
 };
 
 use crate::auth::{Caller, CallerKind};
@@ -83,6 +83,28 @@ fn list_policies_filter(only_attached: bool, usage: Option<&str>) -> PolicyListF
 /// Whether a built-in AWS managed policy passes a ListPolicies filter (they
 /// live outside the policies table, so the store query cannot see them).
 /// Counts its attachments when the filter needs them.
+/// Users and roles whose permissions boundary is `policy_arn`, as
+/// `(name, id)` pairs ordered by name. Boundaries are not indexed by policy,
+/// so this scans every user and role (IAM-sized accounts, rare calls).
+async fn boundary_entities(api: &AwsApi, policy_arn: &str) -> Result<PolicyEntities, ApiError> {
+    let st = api.store();
+    let is_boundary = |b: Option<&String>| b.is_some_and(|b| b == policy_arn);
+    let roles = all_pages(|q| async move { st.list_roles(&q).await }).await?;
+    let users = all_pages(|q| async move { st.list_users(&q).await }).await?;
+    Ok(PolicyEntities {
+        users: users
+            .into_iter()
+            .filter(|u| is_boundary(u.permissions_boundary.as_ref()))
+            .map(|u| (u.name, u.id))
+            .collect(),
+        roles: roles
+            .into_iter()
+            .filter(|r| is_boundary(r.permissions_boundary.as_ref()))
+            .map(|r| (r.name, r.id))
+            .collect(),
+    })
+}
+
 async fn aws_managed_in_use(
     api: &AwsApi,
     policy: &mut ManagedPolicy,
@@ -102,18 +124,8 @@ async fn aws_managed_in_use(
             Ok(count > 0)
         }
         PolicyListFilter::UsedAsBoundary => {
-            let is_boundary = |b: Option<&String>| b.is_some_and(|b| b == arn);
-            let roles = all_pages(|q| async move { st.list_roles(&q).await }).await?;
-            if roles
-                .iter()
-                .any(|r| is_boundary(r.permissions_boundary.as_ref()))
-            {
-                return Ok(true);
-            }
-            let users = all_pages(|q| async move { st.list_users(&q).await }).await?;
-            Ok(users
-                .iter()
-                .any(|u| is_boundary(u.permissions_boundary.as_ref())))
+            let e = boundary_entities(api, arn).await?;
+            Ok(!e.users.is_empty() || !e.roles.is_empty())
         }
     }
 }
@@ -873,10 +885,26 @@ pub(crate) async fn dispatch(
         }
         R::ListEntitiesForPolicy(r) => {
             get_policy(api, &r.policy_arn).await?;
-            let ents = st
-                .list_entities_for_policy(&r.policy_arn)
-                .await
-                .map_err(store_error)?;
+            // Without PolicyUsageFilter both uses are listed (an entity once).
+            let usage = r.policy_usage_filter.as_deref();
+            let mut ents = if usage == Some("PermissionsBoundary") {
+                PolicyEntities::default()
+            } else {
+                st.list_entities_for_policy(&r.policy_arn)
+                    .await
+                    .map_err(store_error)?
+            };
+            if usage != Some("PermissionsPolicy") {
+                let bounded = boundary_entities(api, &r.policy_arn).await?;
+                for (list, more) in [
+                    (&mut ents.users, bounded.users),
+                    (&mut ents.roles, bounded.roles),
+                ] {
+                    list.extend(more);
+                    list.sort();
+                    list.dedup();
+                }
+            }
             let filter = r.entity_filter.as_deref().unwrap_or("");
             let users = if matches!(filter, "" | "User") {
                 ents.users
