@@ -459,7 +459,7 @@ pub async fn published_keys(
 ) -> Result<Vec<PublicKey>, IssuerError> {
     let mut keys = store.list_server_keys(SIGNING_KEY_PURPOSE).await?;
     // GetWebIdentityToken's keys are published by the same issuer.
-    for purpose in crate::outbound::KEY_PURPOSES {
+    for (purpose, _) in crate::outbound::KEY_RINGS {
         keys.extend(store.list_server_keys(purpose).await?);
     }
     let mut out = Vec::new();
@@ -649,7 +649,7 @@ mod tests {
         let pass = maintain(store.as_ref(), kind, period, now()).await.unwrap();
         assert!(pass.rotated.is_some());
         assert!(pass.outbound_rotated.is_empty());
-        for purpose in crate::outbound::KEY_PURPOSES {
+        for (purpose, _) in crate::outbound::KEY_RINGS {
             assert!(store.list_server_keys(purpose).await.unwrap().is_empty());
         }
 

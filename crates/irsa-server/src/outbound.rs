@@ -18,9 +18,8 @@ use serde_json::{json, Value};
 pub const RS256_KEY_PURPOSE: &str = "outbound-rs256";
 /// Key-ring purpose of the ES384 outbound keys.
 pub const ES384_KEY_PURPOSE: &str = "outbound-es384";
-/// Every outbound purpose (the issuer's JWKS publishes them all).
-pub const KEY_PURPOSES: [&str; 2] = [RS256_KEY_PURPOSE, ES384_KEY_PURPOSE];
-/// Every outbound key ring with the key type it holds (rotation needs it).
+/// Every outbound key ring with the key type it holds: the issuer's JWKS
+/// publishes them all, and key upkeep rotates them.
 pub const KEY_RINGS: [(&str, SigningKeyType); 2] = [
     (RS256_KEY_PURPOSE, SigningKeyType::Rsa2048),
     (ES384_KEY_PURPOSE, SigningKeyType::EcdsaP384),
