@@ -282,4 +282,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// serialised write: of concurrent writers exactly one sees any given
     /// old value (IAM's Enable/Disable answer "already enabled" that way).
     async fn set_account_setting(&self, name: &str, value: &str) -> Result<Option<String>>;
+
+    // --------------------------------------------------- bucket policies
+    /// Creates or replaces the policy of an S3 bucket (validated by the caller).
+    async fn put_bucket_policy(&self, bucket: &str, document: String) -> Result<BucketPolicy>;
+    /// The bucket's policy, `None` when it has none.
+    async fn get_bucket_policy(&self, bucket: &str) -> Result<Option<BucketPolicy>>;
+    /// Removes the bucket's policy; `false` when it had none (S3 answers 204 either way).
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<bool>;
 }

@@ -407,3 +407,12 @@ pub struct NewServerKey {
     pub retire_after: Option<OffsetDateTime>,
     pub expires: Option<OffsetDateTime>,
 }
+
+/// An S3 bucket policy as stored (the document exactly as the client put it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketPolicy {
+    pub bucket: String,
+    pub document: String,
+    /// When it was last put; lets caches tell versions apart.
+    pub updated: OffsetDateTime,
+}

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::Sealer;
 use crate::error::{is_unique_violation, Entity, StoreError};
+use crate::model::BucketPolicy;
 use crate::model::{
     AccessKey, AccessKeyStatus, AccessKeyWithSecret, AttachedPolicy, InlinePolicy, KeyOwner,
     LastUsed, ListQuery, ManagedPolicy, NewAccessKey, NewOidcProvider, NewPolicy, NewRole,
@@ -1995,6 +1996,55 @@ impl Store for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(previous)
+    }
+
+    // --------------------------------------------------- bucket policies
+
+    async fn put_bucket_policy(&self, bucket: &str, document: String) -> Result<BucketPolicy> {
+        let updated = self.now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO bucket_policies (bucket, document, updated) VALUES ($1, $2, $3) \
+             ON CONFLICT (bucket) DO UPDATE SET document = excluded.document, updated = excluded.updated",
+        )
+        .bind(bucket)
+        .bind(&document)
+        .bind(updated)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BucketPolicy {
+            bucket: bucket.to_owned(),
+            document,
+            updated: to_time(updated)?,
+        })
+    }
+
+    async fn get_bucket_policy(&self, bucket: &str) -> Result<Option<BucketPolicy>> {
+        let row =
+            sqlx::query("SELECT bucket, document, updated FROM bucket_policies WHERE bucket = $1")
+                .bind(bucket)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(BucketPolicy {
+                bucket: row.try_get("bucket")?,
+                document: row.try_get("document")?,
+                updated: to_time(row.try_get("updated")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM bucket_policies WHERE bucket = $1")
+            .bind(bucket)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
 }
 

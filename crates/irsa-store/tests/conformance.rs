@@ -1612,3 +1612,46 @@ async fn concurrent_account_setting_has_one_winner(h: Harness) {
     }
     assert_eq!(first, 1, "exactly one writer sees the setting unset");
 }
+
+/// Bucket policies (S3 gateway): kept per bucket, replaced by a put, gone
+/// after a delete, independent between buckets.
+mod bucket_policy_conformance {
+    use super::{at_start, Duration, Harness};
+
+    conformance!(bucket_policies);
+
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}"#;
+
+    async fn bucket_policies(h: Harness) {
+        let store = &h.store;
+        assert_eq!(store.get_bucket_policy("photos").await.unwrap(), None);
+        assert!(!store.delete_bucket_policy("photos").await.unwrap());
+
+        let put = store
+            .put_bucket_policy("photos", POLICY.to_owned())
+            .await
+            .unwrap();
+        assert_eq!(put.bucket, "photos");
+        assert_eq!(put.updated, at_start());
+        let got = store.get_bucket_policy("photos").await.unwrap().unwrap();
+        assert_eq!(got, put);
+        // Another bucket is unaffected, and names are exact.
+        assert_eq!(store.get_bucket_policy("photos2").await.unwrap(), None);
+        assert_eq!(store.get_bucket_policy("Photos").await.unwrap(), None);
+
+        // A put replaces the document and moves the timestamp.
+        h.clock.advance(Duration::from_secs(7));
+        let replaced = POLICY.replace("GetObject", "PutObject");
+        store
+            .put_bucket_policy("photos", replaced.clone())
+            .await
+            .unwrap();
+        let got = store.get_bucket_policy("photos").await.unwrap().unwrap();
+        assert_eq!(got.document, replaced);
+        assert_eq!(got.updated, at_start() + Duration::from_secs(7));
+
+        assert!(store.delete_bucket_policy("photos").await.unwrap());
+        assert_eq!(store.get_bucket_policy("photos").await.unwrap(), None);
+        assert!(!store.delete_bucket_policy("photos").await.unwrap());
+    }
+}
