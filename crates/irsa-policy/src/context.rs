@@ -61,6 +61,9 @@ pub struct RequestPrincipal {
     /// For role sessions: the role's IAM ARN (`arn:aws:iam::A:role/PATH/NAME`),
     /// so a `Principal` naming the role matches its sessions.
     pub role_arn: Option<String>,
+    /// For federated-user sessions (GetFederationToken): the IAM user that
+    /// created the session (`arn:aws:iam::A:user/NAME`).
+    pub federating_user_arn: Option<String>,
     /// The unique id (`AIDA…` for users, `AROA…:SESSION` for role sessions).
     pub user_id: Option<String>,
     /// For users: the user name (`aws:username`).
@@ -74,6 +77,7 @@ impl RequestPrincipal {
             arn: arn.into(),
             account: account.into(),
             role_arn: None,
+            federating_user_arn: None,
             user_id: None,
             user_name: None,
         }
@@ -98,6 +102,15 @@ impl RequestPrincipal {
     pub fn assumed_role(session_arn: &str, role_arn: &str, account: &str, user_id: &str) -> Self {
         let mut p = Self::new(PrincipalKind::AssumedRole, session_arn, account);
         p.role_arn = Some(role_arn.to_owned());
+        p.user_id = Some(user_id.to_owned());
+        p
+    }
+
+    /// A federated-user session (GetFederationToken) of IAM user `user_arn`;
+    /// `session_arn` is `arn:aws:sts::A:federated-user/NAME`.
+    pub fn federated_user(session_arn: &str, user_arn: &str, account: &str, user_id: &str) -> Self {
+        let mut p = Self::new(PrincipalKind::FederatedUser, session_arn, account);
+        p.federating_user_arn = Some(user_arn.to_owned());
         p.user_id = Some(user_id.to_owned());
         p
     }

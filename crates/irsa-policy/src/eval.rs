@@ -5,9 +5,9 @@
 use std::fmt;
 
 use crate::condition::{entry_holds, Values};
-use crate::context::RequestContext;
+use crate::context::{PrincipalKind, RequestContext};
 use crate::policy::{Effect, Policy, PolicyKind, Statement};
-use crate::principal::PrincipalMatch;
+use crate::principal::{Grant, PrincipalMatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decision {
@@ -126,6 +126,7 @@ fn match_statement(
     st: &Statement,
     ctx: &RequestContext,
     role: PolicyRole,
+    has_boundary: bool,
 ) -> Result<Option<PrincipalMatch>, Miss> {
     let action_lc = ctx.action_lc();
     let action_hit = st
@@ -139,11 +140,27 @@ fn match_statement(
     let principal = if role == PolicyRole::Resource {
         // A resource policy statement without a principal never applies.
         let pm = st.principal.as_ref().ok_or(Miss::Principal)?;
-        let m = pm.principals.match_caller(ctx.principal());
-        match (pm.negated, m) {
-            (false, Some(m)) => Some(m),
-            (true, None) => Some(PrincipalMatch::Indirect),
-            _ => return Err(Miss::Principal),
+        if pm.negated {
+            // IAM (permissions boundaries): "The NotPrincipal element with a
+            // Deny effect will always deny any IAM principal that has a
+            // permissions boundary policy attached, regardless of the values
+            // specified in the NotPrincipal element."
+            let boundary_overrides = st.effect == Effect::Deny
+                && has_boundary
+                && matches!(
+                    ctx.principal().kind,
+                    PrincipalKind::User | PrincipalKind::AssumedRole
+                );
+            if !boundary_overrides && pm.principals.excludes_caller(ctx.principal()) {
+                return Err(Miss::Principal);
+            }
+            Some(PrincipalMatch::Wildcard)
+        } else {
+            Some(
+                pm.principals
+                    .match_caller(ctx.principal())
+                    .ok_or(Miss::Principal)?,
+            )
         }
     } else {
         None
@@ -164,11 +181,36 @@ fn match_statement(
     Ok(principal)
 }
 
+/// Which kind of policy a denial is to blame on, as AWS's AccessDenied
+/// messages name it ("with an explicit deny in a resource-based policy",
+/// "because no identity-based policy allows the ACTION action").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenyReason {
+    /// A matching `Deny` statement in a policy of this role (the first in
+    /// the order identity, resource, permissions boundary, session).
+    ExplicitDeny(PolicyRole),
+    /// No `Allow` from a policy of this role where one was needed.
+    NoAllow(PolicyRole),
+}
+
+impl DenyReason {
+    pub fn role(self) -> PolicyRole {
+        match self {
+            Self::ExplicitDeny(r) | Self::NoAllow(r) => r,
+        }
+    }
+
+    pub fn is_explicit(self) -> bool {
+        matches!(self, Self::ExplicitDeny(_))
+    }
+}
+
 #[derive(Debug, Default)]
-#[allow(clippy::struct_excessive_bools)] // one flag per policy role, read together
 struct Agg {
-    deny: bool,
+    /// The role of the first matching Deny statement.
+    deny: Option<PolicyRole>,
     identity_allow: bool,
+    /// The strongest way a resource-policy Allow named the caller.
     resource_allow: Option<PrincipalMatch>,
     boundary_allow: bool,
     session_allow: bool,
@@ -177,14 +219,14 @@ struct Agg {
 impl Agg {
     fn record(&mut self, role: PolicyRole, effect: Effect, pm: Option<PrincipalMatch>) {
         if effect == Effect::Deny {
-            self.deny = true;
+            self.deny.get_or_insert(role);
             return;
         }
         match role {
             PolicyRole::Identity => self.identity_allow = true,
             PolicyRole::Resource => {
                 let m = pm.unwrap_or(PrincipalMatch::Account);
-                if self.resource_allow.is_none_or(|b| m > b) {
+                if self.resource_allow.is_none_or(|b| m.grant() > b.grant()) {
                     self.resource_allow = Some(m);
                 }
             }
@@ -192,71 +234,165 @@ impl Agg {
             PolicyRole::Session => self.session_allow = true,
         }
     }
+
+    fn resource_grant(&self) -> Option<Grant> {
+        self.resource_allow.map(PrincipalMatch::grant)
+    }
 }
 
-fn decide(agg: &Agg, set: &PolicySet<'_>, ctx: &RequestContext) -> Decision {
-    if agg.deny {
-        return Decision::ExplicitDeny;
+/// The decision and, for a denial, the policy kind to blame.
+///
+/// AWS's evaluation logic, in the order its documentation gives it:
+/// an explicit deny anywhere wins; a role trust policy must always allow;
+/// within one account an Allow in either the identity policies (within the
+/// boundary and session policies) or the resource policy is enough, where a
+/// resource policy naming the caller's own user or session ARN is not
+/// limited by any implicit deny, one naming the role (or everyone) is
+/// limited by the boundary and session policies, and one naming the account
+/// delegates to the identity policies; across accounts both the caller's
+/// identity policies (within its limits) and the resource policy must allow.
+fn decide(agg: &Agg, set: &PolicySet<'_>, ctx: &RequestContext) -> (Decision, Option<DenyReason>) {
+    if let Some(role) = agg.deny {
+        return (Decision::ExplicitDeny, Some(DenyReason::ExplicitDeny(role)));
     }
     let boundary_ok = set.permissions_boundary.is_none() || agg.boundary_allow;
     let session_ok = set.session.is_empty() || agg.session_allow;
     let limits_ok = boundary_ok && session_ok;
     let identity_ok = agg.identity_allow && limits_ok;
+    let grant = agg.resource_grant();
+    // The limit to blame when something granted but a limit did not allow.
+    let limit_reason = if boundary_ok {
+        DenyReason::NoAllow(PolicyRole::Session)
+    } else {
+        DenyReason::NoAllow(PolicyRole::PermissionsBoundary)
+    };
+    let no_resource_allow = DenyReason::NoAllow(PolicyRole::Resource);
     // A role trust policy must always grant: identity policies alone never
     // let anyone assume a role, even in the same account.
     let trust_required = set
         .resource
         .is_some_and(|r| r.policy.kind == PolicyKind::Trust);
-    let allowed = if trust_required && agg.resource_allow.is_none() {
-        false
+    let outcome: Result<(), DenyReason> = if trust_required && grant.is_none() {
+        Err(no_resource_allow)
     } else if !ctx.principal().kind.is_account_principal() {
         // Web-identity, service and anonymous callers have no identity
         // policies: the resource (trust) policy alone grants.
-        agg.resource_allow.is_some() && limits_ok
+        match grant {
+            None => Err(no_resource_allow),
+            Some(_) if !limits_ok => Err(limit_reason),
+            Some(_) => Ok(()),
+        }
     } else if set.same_account {
-        identity_ok
-            || match agg.resource_allow {
-                // Naming the caller's own ARN is not limited by boundary or session policies.
-                Some(PrincipalMatch::Direct) => true,
-                Some(PrincipalMatch::Indirect) => limits_ok,
-                // The account principal only delegates to identity policies.
-                Some(PrincipalMatch::Account) | None => false,
-            }
+        let resource_ok = match grant {
+            Some(Grant::Direct) => true,
+            Some(Grant::Limited) => limits_ok,
+            Some(Grant::ViaAccount) | None => false,
+        };
+        if identity_ok || resource_ok {
+            Ok(())
+        } else if agg.identity_allow || grant == Some(Grant::Limited) {
+            Err(limit_reason)
+        } else {
+            Err(DenyReason::NoAllow(PolicyRole::Identity))
+        }
     } else {
-        // Cross-account: both sides must allow.
-        identity_ok && agg.resource_allow.is_some()
+        // Cross-account: the trusted account's evaluation (identity policies
+        // within their limits) and the trusting account's (the resource
+        // policy, naming the caller in any way) must both allow.
+        match grant {
+            None => Err(no_resource_allow),
+            Some(_) if !agg.identity_allow => Err(DenyReason::NoAllow(PolicyRole::Identity)),
+            Some(_) if !limits_ok => Err(limit_reason),
+            Some(_) => Ok(()),
+        }
     };
-    if allowed {
-        Decision::Allow
-    } else {
-        Decision::ImplicitDeny
+    match outcome {
+        Ok(()) => (Decision::Allow, None),
+        Err(reason) => (Decision::ImplicitDeny, Some(reason)),
     }
 }
 
-/// Decide a request. The fast path: no allocation, stops at the first explicit deny.
-pub fn evaluate(ctx: &RequestContext, set: &PolicySet<'_>) -> Decision {
+/// The first explicit-deny statement found by the fast path, borrowed.
+struct DenyHit<'a> {
+    role: PolicyRole,
+    source_id: &'a str,
+    index: usize,
+    sid: Option<&'a str>,
+}
+
+/// The fast path: no allocation, stops at the first explicit deny.
+fn run<'a>(
+    ctx: &RequestContext,
+    set: &PolicySet<'a>,
+) -> (Decision, Option<DenyReason>, Option<DenyHit<'a>>) {
     let mut agg = Agg::default();
+    let has_boundary = set.permissions_boundary.is_some();
     for (role, source) in set.sources() {
-        for st in &source.policy.statements {
+        for (index, st) in source.policy.statements.iter().enumerate() {
             // Once this role has an Allow, only Deny statements can still change the outcome.
             if st.effect == Effect::Allow && already_allowed(&agg, role) {
                 continue;
             }
-            if let Ok(pm) = match_statement(st, ctx, role) {
+            if let Ok(pm) = match_statement(st, ctx, role, has_boundary) {
                 if st.effect == Effect::Deny {
-                    return Decision::ExplicitDeny;
+                    let hit = DenyHit {
+                        role,
+                        source_id: source.id,
+                        index,
+                        sid: st.sid.as_deref(),
+                    };
+                    return (
+                        Decision::ExplicitDeny,
+                        Some(DenyReason::ExplicitDeny(role)),
+                        Some(hit),
+                    );
                 }
                 agg.record(role, st.effect, pm);
             }
         }
     }
-    decide(&agg, set, ctx)
+    let (decision, reason) = decide(&agg, set, ctx);
+    (decision, reason, None)
+}
+
+/// Decide a request. The fast path: no allocation, stops at the first explicit deny.
+pub fn evaluate(ctx: &RequestContext, set: &PolicySet<'_>) -> Decision {
+    run(ctx, set).0
+}
+
+/// A decision with what a denial message and an audit line need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// `None` when allowed.
+    pub deny_reason: Option<DenyReason>,
+    /// For an explicit deny: the first Deny statement that matched (in the
+    /// order identity, resource, permissions boundary, session).
+    pub deciding_deny: Option<StatementRef>,
+}
+
+/// Decide a request and say which kind of policy a denial is to blame on.
+/// As fast as [`evaluate`]; allocates only for an explicit deny.
+pub fn evaluate_outcome(ctx: &RequestContext, set: &PolicySet<'_>) -> Outcome {
+    let (decision, deny_reason, hit) = run(ctx, set);
+    let deciding_deny = hit.map(|h| StatementRef {
+        source_id: h.source_id.to_owned(),
+        role: h.role,
+        index: h.index,
+        sid: h.sid.map(str::to_owned),
+        effect: Effect::Deny,
+    });
+    Outcome {
+        decision,
+        deny_reason,
+        deciding_deny,
+    }
 }
 
 fn already_allowed(agg: &Agg, role: PolicyRole) -> bool {
     match role {
         PolicyRole::Identity => agg.identity_allow,
-        PolicyRole::Resource => agg.resource_allow == Some(PrincipalMatch::Direct),
+        PolicyRole::Resource => agg.resource_grant() == Some(Grant::Direct),
         PolicyRole::PermissionsBoundary => agg.boundary_allow,
         PolicyRole::Session => agg.session_allow,
     }
@@ -349,6 +485,8 @@ pub struct Trace {
     /// Condition keys and policy variables that applicable statements
     /// referenced but the request did not carry (IAM `MissingContextValues`).
     pub missing_context_keys: Vec<String>,
+    /// Which kind of policy a denial is to blame on; `None` when allowed.
+    pub deny_reason: Option<DenyReason>,
 }
 
 fn render_miss(st: &Statement, miss: Miss, ctx: &RequestContext) -> Mismatch {
@@ -418,10 +556,11 @@ pub fn evaluate_with_trace(ctx: &RequestContext, set: &PolicySet<'_>) -> Trace {
     let mut policies = Vec::new();
     let mut hits: Vec<StatementRef> = Vec::new();
     let mut missing = Vec::new();
+    let has_boundary = set.permissions_boundary.is_some();
     for (role, source) in set.sources() {
         let mut statements = Vec::with_capacity(source.policy.statements.len());
         for (index, st) in source.policy.statements.iter().enumerate() {
-            let result = match_statement(st, ctx, role);
+            let result = match_statement(st, ctx, role, has_boundary);
             let (matched, mismatch) = match result {
                 Ok(pm) => {
                     agg.record(role, st.effect, pm);
@@ -456,7 +595,7 @@ pub fn evaluate_with_trace(ctx: &RequestContext, set: &PolicySet<'_>) -> Trace {
             statements,
         });
     }
-    let decision = decide(&agg, set, ctx);
+    let (decision, deny_reason) = decide(&agg, set, ctx);
     let matched_statements = match decision {
         Decision::ExplicitDeny => hits
             .into_iter()
@@ -470,6 +609,7 @@ pub fn evaluate_with_trace(ctx: &RequestContext, set: &PolicySet<'_>) -> Trace {
         policies,
         matched_statements,
         missing_context_keys: missing,
+        deny_reason,
     }
 }
 
@@ -507,6 +647,14 @@ impl Trace {
                 "decided by {:?} statement {} of {}",
                 m.effect, m.index, m.source_id
             );
+        }
+        if let Some(reason) = self.deny_reason {
+            let _ = match reason {
+                DenyReason::ExplicitDeny(role) => {
+                    writeln!(out, "denied by an explicit deny in a {role:?} policy")
+                }
+                DenyReason::NoAllow(role) => writeln!(out, "denied: no {role:?} policy allows"),
+            };
         }
         if !self.missing_context_keys.is_empty() {
             let _ = writeln!(

@@ -38,8 +38,8 @@ pub use condition::{ConditionBlock, ConditionEntry, ConditionOperator, Operator,
 pub use context::{ContextValues, PrincipalKind, RequestContext, RequestPrincipal};
 pub use error::PolicyError;
 pub use eval::{
-    evaluate, evaluate_with_trace, Decision, Mismatch, PolicyRole, PolicySet, PolicySource,
-    PolicyTrace, StatementRef, StatementTrace, Trace,
+    evaluate, evaluate_outcome, evaluate_with_trace, Decision, DenyReason, Mismatch, Outcome,
+    PolicyRole, PolicySet, PolicySource, PolicyTrace, StatementRef, StatementTrace, Trace,
 };
 pub use limits::{minified_len, SizeLimit};
 pub use policy::{Effect, Policy, PolicyKind, Statement, Version};

@@ -305,10 +305,8 @@ fn parse_statement(
             (list, Some(matcher))
         }
         (None, None) => {
-            if matches!(
-                kind,
-                PolicyKind::Identity | PolicyKind::PermissionsBoundary | PolicyKind::Session
-            ) {
+            // Only a role trust policy may (must) leave resources out.
+            if kind != PolicyKind::Trust {
                 return Err(PolicyError::MissingResources);
             }
             (Vec::new(), None)
