@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use irsa_policy::{
-    evaluate, evaluate_with_trace, Decision, Policy, PolicyKind, PolicySet, PolicySource,
-    RequestContext, RequestPrincipal, SizeLimit,
+    evaluate, evaluate_outcome, evaluate_with_trace, Decision, DenyReason, Policy, PolicyKind,
+    PolicyRole, PolicySet, PolicySource, RequestContext, RequestPrincipal, SizeLimit,
 };
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -220,5 +220,196 @@ proptest! {
             let src = [PolicySource::new("p", &p)];
             let _ = evaluate(&ctx, &PolicySet::identity(&src));
         }
+    }
+}
+
+const PRINCIPALS: &[&str] = &[
+    r#""Principal":"*""#,
+    r#""Principal":{"AWS":"*"}"#,
+    r#""Principal":{"AWS":"arn:aws:iam::123456789012:user/Bob"}"#,
+    r#""Principal":{"AWS":"arn:aws:iam::123456789012:role/app"}"#,
+    r#""Principal":{"AWS":"arn:aws:sts::123456789012:assumed-role/app/s1"}"#,
+    r#""Principal":{"AWS":"123456789012"}"#,
+    r#""Principal":{"AWS":"arn:aws:iam::210987654321:root"}"#,
+    r#""NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/Bob","arn:aws:iam::123456789012:root"]}"#,
+    r#""NotPrincipal":{"AWS":"arn:aws:sts::123456789012:assumed-role/app/s1"}"#,
+];
+
+/// A resource-policy statement: an identity statement with a principal.
+fn with_principal(statement: &str, principal: &str) -> String {
+    format!("{{{principal},{}", &statement[1..])
+}
+
+prop_compose! {
+    fn resource_statement(effect: Option<bool>)(
+        s in statement(effect),
+        principal in prop::sample::select(PRINCIPALS),
+    ) -> String {
+        with_principal(&s, principal)
+    }
+}
+
+prop_compose! {
+    fn caller()(session in any::<bool>()) -> RequestPrincipal {
+        if session {
+            RequestPrincipal::assumed_role(
+                "arn:aws:sts::123456789012:assumed-role/app/s1",
+                "arn:aws:iam::123456789012:role/app",
+                "123456789012",
+                "AROAAPPAPPAPPAPPAPPAP:s1",
+            )
+        } else {
+            RequestPrincipal::user("arn:aws:iam::123456789012:user/Bob", "123456789012", "Bob", "AIDABOBBOBBOBBOBBOB")
+        }
+    }
+}
+
+/// Every policy of one request, as statement lists (`None`: absent).
+#[derive(Debug, Clone)]
+struct AllPolicies {
+    identity: Vec<String>,
+    resource: Option<Vec<String>>,
+    boundary: Option<Vec<String>>,
+    session: Option<Vec<String>>,
+}
+
+prop_compose! {
+    fn all_policies()(
+        identity in prop::collection::vec(statement(None), 0..4),
+        resource in prop::option::of(prop::collection::vec(resource_statement(None), 1..4)),
+        boundary in prop::option::of(prop::collection::vec(statement(None), 1..3)),
+        session in prop::option::of(prop::collection::vec(statement(None), 1..3)),
+    ) -> AllPolicies {
+        AllPolicies { identity, resource, boundary, session }
+    }
+}
+
+struct Parsed {
+    identity: Option<Policy>,
+    resource: Option<Policy>,
+    boundary: Option<Policy>,
+    session: Option<Policy>,
+}
+
+impl AllPolicies {
+    fn parse(&self) -> Parsed {
+        Parsed {
+            identity: (!self.identity.is_empty())
+                .then(|| parse(&self.identity, PolicyKind::Identity)),
+            resource: self
+                .resource
+                .as_ref()
+                .map(|s| parse(s, PolicyKind::Resource)),
+            boundary: self
+                .boundary
+                .as_ref()
+                .map(|s| parse(s, PolicyKind::PermissionsBoundary)),
+            session: self.session.as_ref().map(|s| parse(s, PolicyKind::Session)),
+        }
+    }
+}
+
+fn decide_all(
+    p: &Parsed,
+    same_account: bool,
+    ctx: &RequestContext,
+) -> (Decision, Option<DenyReason>) {
+    let ids: Vec<PolicySource<'_>> = p
+        .identity
+        .iter()
+        .map(|x| PolicySource::new("id", x))
+        .collect();
+    let sessions: Vec<PolicySource<'_>> = p
+        .session
+        .iter()
+        .map(|x| PolicySource::new("s", x))
+        .collect();
+    let set = PolicySet {
+        identity: &ids,
+        resource: p.resource.as_ref().map(|x| PolicySource::new("r", x)),
+        same_account,
+        permissions_boundary: p.boundary.as_ref().map(|x| PolicySource::new("b", x)),
+        session: &sessions,
+    };
+    let outcome = evaluate_outcome(ctx, &set);
+    let trace = evaluate_with_trace(ctx, &set);
+    assert_eq!(evaluate(ctx, &set), outcome.decision);
+    assert_eq!(trace.decision, outcome.decision);
+    assert_eq!(trace.deny_reason, outcome.deny_reason);
+    (outcome.decision, outcome.deny_reason)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// "An explicit deny in any policy overrides any allows": a Deny that
+    /// matches the request, added to any one of the policies (a resource
+    /// policy's to `"Principal": "*"`), makes the decision an explicit deny
+    /// whatever else the policies say, for users and role sessions, in the
+    /// same account and across accounts; and the reason names a policy kind
+    /// that holds a matching Deny.
+    #[test]
+    fn explicit_deny_anywhere_always_wins(
+        policies in all_policies(),
+        target in 0usize..4,
+        same_account in any::<bool>(),
+        principal in caller(),
+        action in prop::sample::select(&["s3:GetObject", "s3:PutObject", "iam:CreateUser"][..]),
+    ) {
+        let ctx = RequestContext::new(principal, action, "arn:aws:s3:::b/k", OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap());
+        let deny = format!(r#"{{"Effect":"Deny","Action":"{action}","Resource":"*"}}"#);
+        let mut with_deny = policies.clone();
+        let role = match target {
+            0 => { with_deny.identity.push(deny); PolicyRole::Identity }
+            1 => {
+                with_deny.resource.get_or_insert_with(Vec::new).push(with_principal(&deny, r#""Principal":"*""#));
+                PolicyRole::Resource
+            }
+            2 => { with_deny.boundary.get_or_insert_with(Vec::new).push(deny); PolicyRole::PermissionsBoundary }
+            _ => { with_deny.session.get_or_insert_with(Vec::new).push(deny); PolicyRole::Session }
+        };
+        let (decision, reason) = decide_all(&with_deny.parse(), same_account, &ctx);
+        prop_assert_eq!(decision, Decision::ExplicitDeny);
+        let Some(DenyReason::ExplicitDeny(blamed)) = reason else {
+            return Err(TestCaseError::fail(format!("reason {reason:?}")));
+        };
+        // The blamed kind comes no later than the one we added a Deny to,
+        // in the order identity, resource, boundary, session.
+        let rank = |r: PolicyRole| match r {
+            PolicyRole::Identity => 0,
+            PolicyRole::Resource => 1,
+            PolicyRole::PermissionsBoundary => 2,
+            PolicyRole::Session => 3,
+        };
+        prop_assert!(rank(blamed) <= rank(role));
+    }
+
+    /// Adding any Deny statement (with any principal, condition, NotAction
+    /// or NotResource) to a resource policy never turns a denial into an Allow.
+    #[test]
+    fn a_resource_deny_never_grants(
+        policies in all_policies(),
+        deny in resource_statement(Some(false)),
+        same_account in any::<bool>(),
+        base in request(),
+        principal in caller(),
+    ) {
+        let mut ctx = RequestContext::new(principal, base.action(), base.resource(), base.now());
+        for (k, v) in base.keys() {
+            if !k.starts_with("aws:principal") && !k.starts_with("aws:user") {
+                ctx.insert(k, v.clone());
+            }
+        }
+        let (before, _) = decide_all(&policies.parse(), same_account, &ctx);
+        let mut more = policies.clone();
+        more.resource.get_or_insert_with(Vec::new).push(deny);
+        let (after, reason) = decide_all(&more.parse(), same_account, &ctx);
+        if before != Decision::Allow {
+            prop_assert_ne!(after, Decision::Allow);
+        }
+        if before == Decision::ExplicitDeny {
+            prop_assert_eq!(after, Decision::ExplicitDeny);
+        }
+        prop_assert_eq!(after == Decision::Allow, reason.is_none());
     }
 }

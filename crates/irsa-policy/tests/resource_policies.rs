@@ -6,7 +6,8 @@
 //! Principal / NotPrincipal"). Rows marked "inferred" are not stated by the
 //! documentation; they say why the engine decides as it does.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+#![allow(clippy::unwrap_used)]
+// test helpers outside #[test] fns
 // Table helpers: `row` takes one argument per column, and the expected
 // reasons read as `Option`s in the table.
 #![allow(clippy::too_many_arguments, clippy::unnecessary_wraps)]
