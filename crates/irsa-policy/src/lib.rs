@@ -24,6 +24,7 @@
 //! identity policies (IAM calls) or refuse it (`Roles may not be assumed by
 //! root accounts.`) do so before evaluating.
 
+mod bucket;
 mod condition;
 mod context;
 mod error;
@@ -34,6 +35,7 @@ mod pattern;
 mod policy;
 mod principal;
 
+pub use bucket::BucketPolicyError;
 pub use condition::{ConditionBlock, ConditionEntry, ConditionOperator, Operator, SetQualifier};
 pub use context::{ContextValues, PrincipalKind, RequestContext, RequestPrincipal};
 pub use error::PolicyError;
