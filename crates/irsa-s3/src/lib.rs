@@ -13,6 +13,32 @@
 //! body and result, object tag parsing, and bucket policy status.
 //!
 //! No I/O, no clock, no async: the gateway feeds it bytes and facts.
+//!
+//! # How the gateway uses it
+//!
+//! 1. `let request = classify(&config, &RequestInput::from_parts(&parts))?;`
+//!    an `Err` is answered as is (`err.status()`, `err.body_for(method, ..)`)
+//!    and the request is never forwarded.
+//! 2. Verify the signature (irsa-sigv4), then build an [`AuthContext`]
+//!    (`auth_type`, TLS version, signature age, bucket-owning account).
+//! 3. By [`Operation::body_handling`]:
+//!    - `Forward`: `request.authorization(&ctx)?`;
+//!    - `ParseTagging`: buffer ≤ [`TAGGING_BODY_LIMIT`],
+//!      `request.attach_tagging_body(parse_tagging_xml(&body)?)`, then
+//!      `authorization`;
+//!    - `ParseDeleteObjects`: buffer ≤ [`DELETE_OBJECTS_BODY_LIMIT`],
+//!      `DeleteObjectsRequest::parse`, `delete_objects_authorization`
+//!      (one check per entry, same order);
+//!    - `BucketPolicy`: [`check_bucket_policy_size`], then `authorization`.
+//! 4. For each [`AuthorizationRequest`]: add the `aws:*` global keys; if
+//!    `existing_object_tags` is set and an applicable policy mentions
+//!    [`EXISTING_OBJECT_TAG_PREFIX`], fetch the object's tags upstream and
+//!    call `add_existing_object_tags`; evaluate. Any denial →
+//!    [`access_denied`] with the engine's [`DenialReason`] (DeleteObjects:
+//!    denied entries go to [`merge_delete_result`] instead).
+//! 5. [`Operation::is_answered_by_gateway`] operations are answered from the
+//!    store ([`policy_status_xml`], [`is_public_policy`]); the rest are
+//!    forwarded.
 
 mod address;
 mod authz;
