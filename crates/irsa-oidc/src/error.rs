@@ -108,8 +108,8 @@ impl VerifyError {
     pub fn message(&self) -> &str {
         &self.message
     }
-    /// Operator-facing diagnostics (e.g. the network error behind an
-    /// IDPCommunicationError); for logs and `irsa explain`, not for clients.
+    /// Operator-facing diagnostics (e.g. the network error behind the
+    /// key-retrieval message); for logs and `irsa explain`, not for clients.
     pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }

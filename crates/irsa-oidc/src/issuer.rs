@@ -9,7 +9,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
-    ECDSA_P384_SHA384_FIXED_SIGNING, RSA_PKCS1_SHA256,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING, RSA_PKCS1_SHA256,
 };
 use irsa_core::SecretBytes;
 use serde_json::{json, Map, Value};
@@ -30,7 +30,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=3600";
 pub enum IssuerError {
     #[error("key generation failed")]
     KeyGeneration,
-    #[error("signing key is not a supported PKCS#8 RSA or ECDSA P-256/P-384 private key")]
+    #[error("signing key is not a supported PKCS#8 RSA or ECDSA P-256/P-384/P-521 private key")]
     BadPrivateKey,
     #[error("signing failed")]
     Signing,
@@ -46,6 +46,8 @@ pub enum SigningKeyType {
     EcdsaP256,
     /// ES384 (STS GetWebIdentityToken's second algorithm).
     EcdsaP384,
+    /// ES512, as kube-apiserver signs with a P-521 service-account key.
+    EcdsaP521,
 }
 
 impl std::str::FromStr for SigningKeyType {
@@ -55,8 +57,9 @@ impl std::str::FromStr for SigningKeyType {
             "rsa" | "rsa2048" | "rsa-2048" => Ok(Self::Rsa2048),
             "ecdsa-p256" | "ec" | "p256" => Ok(Self::EcdsaP256),
             "ecdsa-p384" | "p384" => Ok(Self::EcdsaP384),
+            "ecdsa-p521" | "p521" => Ok(Self::EcdsaP521),
             other => Err(format!(
-                "unknown issuer key type {other:?} (expected rsa, ecdsa-p256 or ecdsa-p384)"
+                "unknown issuer key type {other:?} (expected rsa, ecdsa-p256, ecdsa-p384 or ecdsa-p521)"
             )),
         }
     }
@@ -141,12 +144,15 @@ impl SigningKey {
             SigningKeyType::EcdsaP384 => EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING)
                 .and_then(|k| k.to_pkcs8v1())
                 .map(|d| d.as_ref().to_vec()),
+            SigningKeyType::EcdsaP521 => EcdsaKeyPair::generate(&ECDSA_P521_SHA512_FIXED_SIGNING)
+                .and_then(|k| k.to_pkcs8v1())
+                .map(|d| d.as_ref().to_vec()),
         }
         .map_err(|_| IssuerError::KeyGeneration)?;
         Self::from_pkcs8_der(&pkcs8)
     }
 
-    /// Loads a PKCS#8 DER private key (RSA, ECDSA P-256 or P-384).
+    /// Loads a PKCS#8 DER private key (RSA, ECDSA P-256, P-384 or P-521).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, IssuerError> {
         let (signer, spki) = if let Ok(rsa) = RsaKeyPair::from_pkcs8(der) {
             let spki = rsa
@@ -159,6 +165,7 @@ impl SigningKey {
         } else if let Some(ec) = [
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             &ECDSA_P384_SHA384_FIXED_SIGNING,
+            &ECDSA_P521_SHA512_FIXED_SIGNING,
         ]
         .into_iter()
         .find_map(|alg| EcdsaKeyPair::from_pkcs8(alg, der).ok())
@@ -191,7 +198,7 @@ impl SigningKey {
     pub fn kid(&self) -> &str {
         self.public.kid()
     }
-    /// RS256 for RSA, ES256 for P-256, ES384 for P-384.
+    /// RS256 for RSA, ES256 for P-256, ES384 for P-384, ES512 for P-521.
     pub fn alg(&self) -> Alg {
         self.public.alg()
     }
@@ -402,6 +409,7 @@ mod tests {
             (SigningKeyType::Rsa2048, Alg::RS256),
             (SigningKeyType::EcdsaP256, Alg::ES256),
             (SigningKeyType::EcdsaP384, Alg::ES384),
+            (SigningKeyType::EcdsaP521, Alg::ES512),
         ] {
             let key = SigningKey::generate(kind).unwrap();
             assert_eq!(key.alg(), alg);

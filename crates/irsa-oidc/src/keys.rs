@@ -9,8 +9,8 @@ use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, VerificationAlgorithm};
 use serde_json::Value;
 use x509_parser::oid_registry::{
-    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
-    OID_SIG_ED25519,
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
+    OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
 };
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
@@ -28,11 +28,13 @@ pub enum Alg {
     PS512,
     ES256,
     ES384,
+    /// ECDSA P-521 with SHA-512 (kube-apiserver signs with it for P-521 keys).
+    ES512,
     EdDSA,
 }
 
 impl Alg {
-    pub const ALL: [Alg; 9] = [
+    pub const ALL: [Alg; 10] = [
         Alg::RS256,
         Alg::RS384,
         Alg::RS512,
@@ -41,6 +43,7 @@ impl Alg {
         Alg::PS512,
         Alg::ES256,
         Alg::ES384,
+        Alg::ES512,
         Alg::EdDSA,
     ];
 
@@ -55,6 +58,7 @@ impl Alg {
             "PS512" => Alg::PS512,
             "ES256" => Alg::ES256,
             "ES384" => Alg::ES384,
+            "ES512" => Alg::ES512,
             "EdDSA" => Alg::EdDSA,
             n if n.eq_ignore_ascii_case("none") => {
                 return Err("Unsigned tokens (alg none) are not accepted".to_owned())
@@ -78,6 +82,7 @@ impl Alg {
             Alg::PS512 => "PS512",
             Alg::ES256 => "ES256",
             Alg::ES384 => "ES384",
+            Alg::ES512 => "ES512",
             Alg::EdDSA => "EdDSA",
         }
     }
@@ -105,6 +110,12 @@ impl Alg {
                     curve: Curve::P384,
                     ..
                 }
+            ) | (
+                Alg::ES512,
+                KeyMaterial::Ec {
+                    curve: Curve::P521,
+                    ..
+                }
             ) | (Alg::EdDSA, KeyMaterial::Ed25519 { .. })
         )
     }
@@ -119,6 +130,7 @@ impl Alg {
             Alg::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
             Alg::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
             Alg::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+            Alg::ES512 => &sig::ECDSA_P521_SHA512_FIXED,
             Alg::EdDSA => &sig::ED25519,
         }
     }
@@ -134,6 +146,7 @@ impl fmt::Display for Alg {
 pub enum Curve {
     P256,
     P384,
+    P521,
 }
 
 impl Curve {
@@ -141,12 +154,14 @@ impl Curve {
         match self {
             Curve::P256 => "P-256",
             Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
         }
     }
     fn coordinate_len(self) -> usize {
         match self {
             Curve::P256 => 32,
             Curve::P384 => 48,
+            Curve::P521 => 66,
         }
     }
     fn oid_der(self) -> &'static [u8] {
@@ -155,6 +170,8 @@ impl Curve {
             Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
             // 1.3.132.0.34
             Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+            // 1.3.132.0.35
+            Curve::P521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
         }
     }
 }
@@ -213,6 +230,9 @@ impl KeyMaterial {
             KeyMaterial::Ec {
                 curve: Curve::P384, ..
             } => Alg::ES384,
+            KeyMaterial::Ec {
+                curve: Curve::P521, ..
+            } => Alg::ES512,
             KeyMaterial::Ed25519 { .. } => Alg::EdDSA,
         }
     }
@@ -267,7 +287,7 @@ impl KeyMaterial {
         b64url(digest::digest(&digest::SHA256, &self.spki_der()).as_ref())
     }
 
-    /// Parses a DER SubjectPublicKeyInfo (RSA, EC P-256/P-384, Ed25519).
+    /// Parses a DER SubjectPublicKeyInfo (RSA, EC P-256/P-384/P-521, Ed25519).
     pub fn from_spki_der(der: &[u8]) -> Result<KeyMaterial, String> {
         let (rest, spki) = SubjectPublicKeyInfo::from_der(der)
             .map_err(|_| "not a DER SubjectPublicKeyInfo".to_owned())?;
@@ -298,6 +318,8 @@ impl KeyMaterial {
                 Curve::P256
             } else if curve_oid == OID_NIST_EC_P384 {
                 Curve::P384
+            } else if curve_oid == OID_NIST_EC_P521 {
+                Curve::P521
             } else {
                 return Err(format!("unsupported EC curve {curve_oid}"));
             };
@@ -423,7 +445,7 @@ pub struct Jwk {
     alg: Option<Alg>,
     material: KeyMaterial,
     /// aws-lc-rs parsed keys, per algorithm, built on first use.
-    parsed: [OnceLock<Option<ParsedPublicKey>>; 9],
+    parsed: [OnceLock<Option<ParsedPublicKey>>; Alg::ALL.len()],
 }
 
 impl fmt::Debug for Jwk {
@@ -531,6 +553,7 @@ fn parse_jwk(key: &Value) -> Result<Option<Jwk>, String> {
             let curve = match field("crv") {
                 Some("P-256") => Curve::P256,
                 Some("P-384") => Curve::P384,
+                Some("P-521") => Curve::P521,
                 other => return Err(format!("unsupported EC curve {other:?}")),
             };
             let (x, y) = (b64("x")?, b64("y")?);

@@ -400,23 +400,20 @@ impl fmt::Debug for OidcVerifier {
     }
 }
 
+/// Keys could not be had (network, TLS, HTTP status, bad documents). AWS
+/// answers every such case `InvalidIdentityToken` (400) with this message —
+/// also for transient outages, which is why aws-sdk-go-v2 retries that code
+/// for web identity; the cause goes to the operator-facing detail only.
 fn comm_error(kind: ErrorKind, detail: impl Into<String>) -> VerifyError {
-    VerifyError::new(
-        ErrorCode::IdpCommunicationError,
-        kind,
-        KEY_RETRIEVAL_MESSAGE,
-    )
-    .with_detail(detail)
+    VerifyError::invalid(kind, KEY_RETRIEVAL_MESSAGE).with_detail(detail)
 }
 
 fn fetch_error(what: &str, url: &str, e: &FetchError) -> VerifyError {
     match e {
-        FetchError::Thumbprint => VerifyError::new(
-            ErrorCode::IdpCommunicationError,
-            ErrorKind::ThumbprintMismatch,
-            THUMBPRINT_MESSAGE,
-        )
-        .with_detail(format!("{what} {url}: {e}")),
+        FetchError::Thumbprint => {
+            VerifyError::invalid(ErrorKind::ThumbprintMismatch, THUMBPRINT_MESSAGE)
+                .with_detail(format!("{what} {url}: {e}"))
+        }
         _ => comm_error(ErrorKind::Fetch, format!("{what} {url}: {e}")),
     }
 }

@@ -229,7 +229,8 @@ async fn issuer_mismatches() {
     let e = env().await;
     e.issuer.set_mode(Mode::WrongIssuer);
     let err = e.verify(&e.k8s(&e.rsa)).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::IdpCommunicationError);
+    assert_eq!(err.code(), ErrorCode::InvalidIdentityToken);
+    assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
     assert_eq!(err.kind(), ErrorKind::Discovery);
     assert!(err.detail().unwrap().contains("evil.example"), "{err:?}");
 }
@@ -414,10 +415,19 @@ async fn thumbprint_pins_an_untrusted_ca() {
     // The issuer's CA is not trusted by this verifier.
     let untrusting = OidcVerifier::new(config_for(&e.issuer, &e.clock, false)).unwrap();
 
+    // An empty list matches nothing, as a wrong one: AWS's thumbprint error.
     let no_pin = ProviderTrust::new(&e.issuer.url, [AUD], Vec::<String>::new(), false).unwrap();
     let err = untrusting.verify(&token, &no_pin).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::IdpCommunicationError);
-    assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
+    assert_eq!(
+        (err.code(), err.kind()),
+        (
+            ErrorCode::InvalidIdentityToken,
+            ErrorKind::ThumbprintMismatch
+        )
+    );
+    assert_eq!(err.message(), THUMBPRINT_MESSAGE);
+    assert_eq!(err.code().as_str(), "InvalidIdentityToken");
+    assert_eq!(err.code().http_status(), 400);
 
     let wrong = ProviderTrust::new(
         &e.issuer.url,
@@ -430,11 +440,14 @@ async fn thumbprint_pins_an_untrusted_ca() {
     assert_eq!(
         (err.code(), err.kind()),
         (
-            ErrorCode::IdpCommunicationError,
+            ErrorCode::InvalidIdentityToken,
             ErrorKind::ThumbprintMismatch
         )
     );
-    assert_eq!(err.message(), THUMBPRINT_MESSAGE);
+    assert_eq!(
+        err.message(),
+        "OpenIDConnect provider's HTTPS certificate doesn't match configured thumbprint"
+    );
 
     let thumb = e.issuer.ca_thumbprint().to_uppercase();
     let pinned = ProviderTrust::new(
@@ -465,7 +478,7 @@ async fn pinned_thumbprint_still_checks_the_hostname() {
     let err = untrusting.verify(&t, &p).await.unwrap_err();
     assert_eq!(
         (err.code(), err.kind()),
-        (ErrorCode::IdpCommunicationError, ErrorKind::Fetch),
+        (ErrorCode::InvalidIdentityToken, ErrorKind::Fetch),
         "{err:?}"
     );
     assert!(
@@ -596,10 +609,13 @@ async fn issuer_down_warm_cache_serves_stale_cold_cache_fails() {
 
     let cold = OidcVerifier::new(config_for(&e.issuer, &e.clock, true)).unwrap();
     let err = cold.verify(&e.k8s(&e.rsa), &e.provider).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::IdpCommunicationError);
-    assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
+    assert_eq!(err.code(), ErrorCode::InvalidIdentityToken);
+    assert_eq!(
+        err.message(),
+        "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"
+    );
     assert!(err.detail().unwrap().contains("503"), "{err:?}");
-    assert_eq!(err.code().as_str(), "IDPCommunicationError");
+    assert_eq!(err.code().as_str(), "InvalidIdentityToken");
 
     // Nothing listening at all.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -610,6 +626,10 @@ async fn issuer_down_warm_cache_serves_stale_cold_cache_fails() {
     let t = mint(&e.claims(&json!({"iss": url})), &e.rsa).unwrap();
     let err = cold.verify(&t, &p).await.unwrap_err();
     assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
+    assert_eq!(
+        (err.code(), err.kind()),
+        (ErrorCode::InvalidIdentityToken, ErrorKind::Fetch)
+    );
 }
 
 #[tokio::test]
@@ -624,7 +644,8 @@ async fn jwks_uri_must_be_https() {
         e.clock.advance(Duration::from_secs(11));
         e.issuer.set_mode(Mode::JwksUri(uri.clone()));
         let err = e.verify(&e.k8s(&e.rsa)).await.unwrap_err();
-        assert_eq!(err.code(), ErrorCode::IdpCommunicationError, "{uri}");
+        assert_eq!(err.code(), ErrorCode::InvalidIdentityToken, "{uri}");
+        assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE, "{uri}");
         assert!(err.detail().unwrap().contains("only https"), "{err:?}");
     }
     assert_eq!(e.issuer.jwks_hits(), 0);
@@ -643,7 +664,8 @@ async fn redirects_are_bounded_and_never_to_http() {
     e.issuer.set_mode(Mode::RedirectLoop);
     let started = Instant::now();
     let err = e.verify(&e.k8s(&e.rsa)).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::IdpCommunicationError);
+    assert_eq!(err.code(), ErrorCode::InvalidIdentityToken);
+    assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
     assert!(err.detail().unwrap().contains("redirect"), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
@@ -660,7 +682,8 @@ async fn huge_jwks_is_cut_off_at_the_cap() {
         e.issuer.set_mode(mode.clone());
         let started = Instant::now();
         let err = e.verify(&e.k8s(&e.rsa)).await.unwrap_err();
-        assert_eq!(err.code(), ErrorCode::IdpCommunicationError);
+        assert_eq!(err.code(), ErrorCode::InvalidIdentityToken);
+        assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
         assert!(
             err.detail()
                 .unwrap()
@@ -682,7 +705,8 @@ async fn slow_loris_issuer_times_out() {
     let started = Instant::now();
     let err = e.verify(&e.k8s(&e.rsa)).await.unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.code(), ErrorCode::IdpCommunicationError);
+    assert_eq!(err.code(), ErrorCode::InvalidIdentityToken);
+    assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE);
     assert!(err.detail().unwrap().contains("timed out"), "{err:?}");
     // connect (2 s) + read (2 s) budget, with margin for a loaded machine.
     assert!(
@@ -964,4 +988,128 @@ async fn explanations_name_the_failing_step() {
         .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].step, Step::Subject);
+}
+
+/// Every refusal the verifier can produce, with the AWS code, HTTP status and
+/// message STS answers (irsa-api renders `code().as_str()` and `message()`).
+#[tokio::test]
+async fn every_error_kind_has_the_aws_code_status_and_message() {
+    let e = env().await;
+    let now = e.now();
+    let good = e.k8s(&e.rsa);
+    let (signing_input, _) = good.rsplit_once('.').unwrap();
+    let forged = format!("{signing_input}.{}", b64url(&[7u8; 256]));
+    let bogus_kid = sign_jws(
+        &json!({"alg": "RS256", "kid": "not-published"}),
+        &e.claims(&json!({})),
+        &e.rsa,
+    )
+    .unwrap();
+    let hs256 = format!(
+        "{}.{}.c2ln",
+        b64url(br#"{"alg":"HS256"}"#),
+        b64url(e.claims(&json!({})).to_string().as_bytes())
+    );
+    let legacy = mint(
+        &json!({"iss": "kubernetes/serviceaccount", "sub": "system:serviceaccount:default:app"}),
+        &e.rsa,
+    )
+    .unwrap();
+    let claims = |o: Value| mint(&e.claims(&o), &e.rsa).unwrap();
+    let invalid = ErrorCode::InvalidIdentityToken;
+    let cases: Vec<(&str, String, ErrorCode, ErrorKind, String)> = vec![
+        ("not a JWT", "a.b".into(), invalid, ErrorKind::Malformed, String::new()),
+        (
+            "HMAC",
+            hs256,
+            invalid,
+            ErrorKind::UnsupportedAlgorithm,
+            "Symmetric signing algorithm HS256 is not accepted; use an asymmetric algorithm".into(),
+        ),
+        (
+            "other issuer",
+            claims(json!({"iss": "https://other.example"})),
+            invalid,
+            ErrorKind::IssuerMismatch,
+            String::new(),
+        ),
+        (
+            "legacy secret token",
+            legacy,
+            invalid,
+            ErrorKind::LegacyServiceAccountToken,
+            String::new(),
+        ),
+        ("forged signature", forged, invalid, ErrorKind::BadSignature,
+            "The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request.".into()),
+        (
+            "expired",
+            claims(json!({"exp": now - 301})),
+            ErrorCode::ExpiredTokenException,
+            ErrorKind::Expired,
+            format!(
+                "Token expired: current date/time {now} must be before the expiration date/time {}",
+                now - 301
+            ),
+        ),
+        (
+            "not yet valid",
+            claims(json!({"nbf": now + 3600})),
+            invalid,
+            ErrorKind::NotYetValid,
+            String::new(),
+        ),
+        (
+            "issued in the future",
+            claims(json!({"iat": now + 3600})),
+            invalid,
+            ErrorKind::IssuedInFuture,
+            String::new(),
+        ),
+        (
+            "no sub",
+            claims(json!({"sub": null})),
+            invalid,
+            ErrorKind::MissingClaim,
+            "Missing a required claim: sub".into(),
+        ),
+        (
+            "numeric sub",
+            claims(json!({"sub": 5})),
+            invalid,
+            ErrorKind::InvalidClaim,
+            String::new(),
+        ),
+        (
+            "other audience",
+            claims(json!({"aud": "other"})),
+            invalid,
+            ErrorKind::AudienceMismatch,
+            "Incorrect token audience".into(),
+        ),
+        ("unknown kid", bogus_kid, invalid, ErrorKind::KeyNotFound, String::new()),
+    ];
+    for (what, token, code, kind, message) in cases {
+        let err = e.verify(&token).await.unwrap_err();
+        assert_eq!((err.code(), err.kind()), (code, kind), "{what}: {err:?}");
+        assert_eq!(err.code().http_status(), 400, "{what}");
+        if !message.is_empty() {
+            assert_eq!(err.message(), message, "{what}");
+        }
+    }
+
+    // Fetch and discovery failures: AWS's key-retrieval message, 400.
+    for (mode, kind) in [
+        (Mode::Down, ErrorKind::Fetch),
+        (Mode::WrongIssuer, ErrorKind::Discovery),
+    ] {
+        let e = env().await;
+        e.issuer.set_mode(mode.clone());
+        let err = e.verify(&e.k8s(&e.rsa)).await.unwrap_err();
+        assert_eq!((err.code(), err.kind()), (invalid, kind), "{mode:?}");
+        assert_eq!(err.code().as_str(), "InvalidIdentityToken");
+        assert_eq!(err.code().http_status(), 400);
+        assert_eq!(err.message(), KEY_RETRIEVAL_MESSAGE, "{mode:?}");
+        assert!(err.message().contains("provider,  please"), "two spaces");
+    }
 }
