@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args};
 
 use crate::mutate::{
-    is_http_url, MutationConfig, DEFAULT_ANNOTATION_PREFIX, DEFAULT_AUDIENCE,
+    is_http_url, parse_bool, MutationConfig, DEFAULT_ANNOTATION_PREFIX, DEFAULT_AUDIENCE,
     DEFAULT_IRSA_ANNOTATION_PREFIX, DEFAULT_MOUNT_PATH, DEFAULT_TOKEN_EXPIRATION,
     MAX_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION,
 };
@@ -61,13 +61,26 @@ pub struct WebhookArgs {
     /// Region injected as AWS_DEFAULT_REGION and AWS_REGION (when a container sets neither).
     #[arg(long, env = "IRSA_AWS_DEFAULT_REGION")]
     pub aws_default_region: Option<String>,
-    /// Inject AWS_STS_REGIONAL_ENDPOINTS=regional by default.
-    #[arg(long, env = "IRSA_STS_REGIONAL_ENDPOINT", action = ArgAction::Set, default_value_t = false)]
+    /// Inject AWS_STS_REGIONAL_ENDPOINTS=regional by default (`--sts-regional-endpoint` alone means true).
+    #[arg(
+        long,
+        env = "IRSA_STS_REGIONAL_ENDPOINT",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = go_bool
+    )]
     pub sts_regional_endpoint: bool,
     /// AWS_ENDPOINT_URL_STS injected into pods (the irsa server), unless the
     /// ServiceAccount names its own with `IRSA_PREFIX/sts-endpoint-url`.
     #[arg(long, env = "IRSA_STS_ENDPOINT_URL")]
     pub sts_endpoint_url: Option<String>,
+    /// AWS_ENDPOINT_URL_S3 injected into pods (irsa's S3 gateway), unless the
+    /// ServiceAccount names its own with `IRSA_PREFIX/s3-endpoint-url`.
+    #[arg(long, env = "IRSA_S3_ENDPOINT_URL")]
+    pub s3_endpoint_url: Option<String>,
     /// Watch ServiceAccounts only in this namespace (default: all namespaces).
     #[arg(long, env = "IRSA_NAMESPACE")]
     pub namespace: Option<String>,
@@ -86,7 +99,16 @@ pub struct WebhookArgs {
     )]
     pub service_account_lookup_timeout: String,
     /// Use the in-cluster service account to reach the API (ignored when --kubeconfig is given).
-    #[arg(long, env = "IRSA_IN_CLUSTER", action = ArgAction::Set, default_value_t = true)]
+    #[arg(
+        long,
+        env = "IRSA_IN_CLUSTER",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "true",
+        value_parser = go_bool
+    )]
     pub in_cluster: bool,
     /// Kubeconfig file to reach the API.
     #[arg(long, env = "IRSA_KUBECONFIG")]
@@ -168,16 +190,15 @@ impl WebhookArgs {
                 ));
             }
         }
-        let sts_endpoint_url = self
-            .sts_endpoint_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty());
-        if let Some(url) = sts_endpoint_url {
+        let mut endpoint_url = |flag: &str, raw: Option<&str>| {
+            let url = raw.map(str::trim).filter(|u| !u.is_empty())?;
             if !is_http_url(url) {
-                errors.push(format!("--sts-endpoint-url: {url:?} is not an http(s) URL"));
+                errors.push(format!("{flag}: {url:?} is not an http(s) URL"));
             }
-        }
+            Some(url.to_owned())
+        };
+        let sts_endpoint_url = endpoint_url("--sts-endpoint-url", self.sts_endpoint_url.as_deref());
+        let s3_endpoint_url = endpoint_url("--s3-endpoint-url", self.s3_endpoint_url.as_deref());
         if let Some(ns) = &self.namespace {
             if !is_dns_label(ns) {
                 errors.push(format!("--namespace: {ns:?} is not a namespace name"));
@@ -244,7 +265,8 @@ impl WebhookArgs {
                 token_expiration,
                 region: region.map(str::to_owned),
                 regional_sts: self.sts_regional_endpoint,
-                sts_endpoint_url: sts_endpoint_url.map(str::to_owned),
+                sts_endpoint_url,
+                s3_endpoint_url,
                 non_root_fs_group: self.non_root_fs_group,
             },
             listen: SocketAddr::new(ip, self.port),
@@ -260,6 +282,16 @@ impl WebhookArgs {
             max_request_bytes: self.max_request_bytes,
         })
     }
+}
+
+/// Boolean flag values as the upstream's flag package (pflag, strconv.ParseBool)
+/// takes them; a bare flag means true (see `default_missing_value`).
+fn go_bool(raw: &str) -> Result<bool, String> {
+    parse_bool(raw).ok_or_else(|| {
+        format!(
+            "{raw:?} is not a boolean (1, t, T, true, TRUE, True, 0, f, F, false, FALSE, False)"
+        )
+    })
 }
 
 fn is_dns_label(s: &str) -> bool {
@@ -349,6 +381,8 @@ mod tests {
             "US EAST",
             "--sts-endpoint-url",
             "ftp://x",
+            "--s3-endpoint-url",
+            "s3.example",
             "--namespace=-bad-",
             "--service-account-lookup-grace-period",
             "soon",
@@ -369,6 +403,7 @@ mod tests {
             "--token-mount-path",
             "--aws-default-region",
             "--sts-endpoint-url",
+            "--s3-endpoint-url",
             "--namespace",
             "--service-account-lookup-grace-period",
             "--listen-address",
@@ -379,7 +414,7 @@ mod tests {
                 "{flag} missing from {errors:#?}"
             );
         }
-        assert_eq!(errors.len(), 9, "{errors:#?}");
+        assert_eq!(errors.len(), 10, "{errors:#?}");
     }
 
     #[test]
@@ -404,5 +439,41 @@ mod tests {
         .unwrap();
         assert!(!cli.args.in_cluster);
         assert!(cli.args.sts_regional_endpoint);
+    }
+
+    #[test]
+    fn boolean_flags_parse_like_go() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["webhook"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).map(|c| (c.args.sts_regional_endpoint, c.args.in_cluster))
+        };
+        assert_eq!(parse(&["--sts-regional-endpoint"]).unwrap(), (true, true));
+        assert_eq!(parse(&["--in-cluster"]).unwrap(), (false, true));
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            let flag = format!("--sts-regional-endpoint={t}");
+            assert_eq!(
+                parse(&[&flag, "--in-cluster=false"]).unwrap(),
+                (true, false),
+                "{t}"
+            );
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            let sts = format!("--sts-regional-endpoint={f}");
+            let in_cluster = format!("--in-cluster={f}");
+            assert_eq!(parse(&[&sts, &in_cluster]).unwrap(), (false, false), "{f}");
+        }
+        // Not Go booleans.
+        for bad in ["yes", "on", "tRuE", ""] {
+            let flag = format!("--sts-regional-endpoint={bad}");
+            assert!(parse(&[&flag]).is_err(), "{bad}");
+        }
+        // Go's flag package never takes the next argument as a bool's value.
+        assert!(parse(&["--sts-regional-endpoint", "false"]).is_err());
+        // A bare bool flag before another flag leaves that flag alone.
+        let cli =
+            Cli::try_parse_from(["webhook", "--sts-regional-endpoint", "--port", "8443"]).unwrap();
+        assert!(cli.args.sts_regional_endpoint);
+        assert_eq!(cli.args.port, 8443);
     }
 }

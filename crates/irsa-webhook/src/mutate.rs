@@ -34,7 +34,8 @@ pub const MAX_TOKEN_EXPIRATION: i64 = 1 << 32;
 pub struct MutationConfig {
     /// Prefix of the upstream-compatible annotations and of the skip label.
     pub annotation_prefix: String,
-    /// Prefix of irsa's own ServiceAccount annotations (`sts-endpoint-url`).
+    /// Prefix of irsa's own ServiceAccount annotations (`sts-endpoint-url`,
+    /// `s3-endpoint-url`).
     pub irsa_annotation_prefix: String,
     /// Default token audience.
     pub audience: String,
@@ -48,6 +49,8 @@ pub struct MutationConfig {
     pub regional_sts: bool,
     /// Default `AWS_ENDPOINT_URL_STS` (the irsa server), when set.
     pub sts_endpoint_url: Option<String>,
+    /// Default `AWS_ENDPOINT_URL_S3` (irsa's S3 gateway), when set.
+    pub s3_endpoint_url: Option<String>,
     /// When set, pods that run as non-root and have no `fsGroup` get this `fsGroup`,
     /// so the token file is group-readable on kubelets that do not chown it.
     pub non_root_fs_group: Option<i64>,
@@ -64,6 +67,7 @@ impl Default for MutationConfig {
             region: None,
             regional_sts: false,
             sts_endpoint_url: None,
+            s3_endpoint_url: None,
             non_root_fs_group: None,
         }
     }
@@ -93,6 +97,7 @@ pub struct ServiceAccountConfig {
     pub sts_regional_endpoints: Option<String>,
     pub token_expiration: Option<String>,
     pub sts_endpoint_url: Option<String>,
+    pub s3_endpoint_url: Option<String>,
 }
 
 impl ServiceAccountConfig {
@@ -108,6 +113,7 @@ impl ServiceAccountConfig {
             sts_regional_endpoints: get(config.key("sts-regional-endpoints")),
             token_expiration: get(config.key("token-expiration")),
             sts_endpoint_url: get(config.irsa_key("sts-endpoint-url")),
+            s3_endpoint_url: get(config.irsa_key("s3-endpoint-url")),
         }
     }
 }
@@ -171,6 +177,7 @@ struct Resolved {
     expiration: i64,
     regional_sts: bool,
     sts_endpoint_url: Option<String>,
+    s3_endpoint_url: Option<String>,
     token_file: String,
 }
 
@@ -315,17 +322,29 @@ fn resolve(
     }
     let expiration = expiration.clamp(MIN_TOKEN_EXPIRATION, MAX_TOKEN_EXPIRATION);
 
-    let sts_endpoint_url = match sa.sts_endpoint_url.as_deref() {
-        Some(url) if is_http_url(url) => Some(url.to_owned()),
-        Some(url) => {
-            warnings.push(format!(
-                "{}: {url:?} is not an http(s) URL; ignored",
-                config.irsa_key("sts-endpoint-url")
-            ));
-            config.sts_endpoint_url.clone()
-        }
-        None => config.sts_endpoint_url.clone(),
-    };
+    // The ServiceAccount's annotation overrides the flag; a bad one is ignored.
+    let mut endpoint =
+        |annotation: Option<&str>, name: &str, default: &Option<String>| match annotation {
+            Some(url) if is_http_url(url) => Some(url.to_owned()),
+            Some(url) => {
+                warnings.push(format!(
+                    "{}: {url:?} is not an http(s) URL; ignored",
+                    config.irsa_key(name)
+                ));
+                default.clone()
+            }
+            None => default.clone(),
+        };
+    let sts_endpoint_url = endpoint(
+        sa.sts_endpoint_url.as_deref(),
+        "sts-endpoint-url",
+        &config.sts_endpoint_url,
+    );
+    let s3_endpoint_url = endpoint(
+        sa.s3_endpoint_url.as_deref(),
+        "s3-endpoint-url",
+        &config.s3_endpoint_url,
+    );
 
     let windows = spec
         .get("nodeSelector")
@@ -350,6 +369,7 @@ fn resolve(
         expiration,
         regional_sts,
         sts_endpoint_url,
+        s3_endpoint_url,
         token_file,
     }
 }
@@ -360,8 +380,9 @@ pub fn windows_token_path(mount_path: &str) -> String {
     format!("C:{}\\{TOKEN_FILE_NAME}", trimmed.replace('/', "\\"))
 }
 
-fn parse_bool(raw: &str) -> Option<bool> {
-    // Same spellings as Go's strconv.ParseBool, which upstream uses.
+/// Parses a boolean as Go's `strconv.ParseBool` does (upstream's flags and
+/// annotations use it): `1 t T true TRUE True` and `0 f F false FALSE False`.
+pub fn parse_bool(raw: &str) -> Option<bool> {
     match raw.trim() {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
@@ -452,6 +473,15 @@ fn volume_ops(
     append_ops(spec, &["spec".to_owned()], "volumes", vec![volume], ops)
 }
 
+/// Env names the webhook sets for web identity. The upstream treats them as
+/// one unit: a container that defines either has its own credentials setup.
+const WEB_IDENTITY_ENV: [&str; 2] = ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"];
+/// Either region variable set by the user means they chose a region.
+const REGION_ENV: [&str; 2] = ["AWS_DEFAULT_REGION", "AWS_REGION"];
+const REGIONAL_STS_ENV: &str = "AWS_STS_REGIONAL_ENDPOINTS";
+const STS_ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_STS";
+const S3_ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_S3";
+
 fn container_ops(
     container: &Map<String, Value>,
     base: &[String],
@@ -461,9 +491,39 @@ fn container_ops(
     warnings: &mut Vec<String>,
 ) {
     let name = container.get("name").and_then(Value::as_str).unwrap_or("");
-    let mut container_ops = Vec::new();
+    let existing: HashSet<&str> = container
+        .get("env")
+        .and_then(Value::as_array)
+        .map(|env| {
+            env.iter()
+                .filter_map(|e| e.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let defines_any = |names: &[&str]| names.iter().any(|n| existing.contains(n));
+    let web_identity_defined = defines_any(&WEB_IDENTITY_ENV);
+    let region_defined = defines_any(&REGION_ENV);
+    let endpoints_defined = [
+        (&resolved.sts_endpoint_url, STS_ENDPOINT_ENV),
+        (&resolved.s3_endpoint_url, S3_ENDPOINT_ENV),
+    ]
+    .iter()
+    .all(|(url, env)| url.is_none() || existing.contains(env));
+    // As upstream: a container that already sets web identity, a region and
+    // the regional-STS switch is configured by its owner; it gets nothing,
+    // not even the mount (irsa's endpoint variables must be set too).
+    if web_identity_defined
+        && region_defined
+        && existing.contains(REGIONAL_STS_ENV)
+        && endpoints_defined
+    {
+        return;
+    }
 
+    let mut container_ops = Vec::new();
     let mounts = container.get("volumeMounts").and_then(Value::as_array);
+    // Mounted by name (as upstream), or something else already sits at the
+    // mount path (a second mount there would make the pod invalid).
     let mounted = mounts.is_some_and(|m| {
         m.iter().any(|mount| {
             mount.get("name").and_then(Value::as_str) == Some(TOKEN_VOLUME_NAME)
@@ -487,15 +547,6 @@ fn container_ops(
         );
     }
 
-    let existing: HashSet<&str> = container
-        .get("env")
-        .and_then(Value::as_array)
-        .map(|env| {
-            env.iter()
-                .filter_map(|e| e.get("name").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
     let mut env = Vec::new();
     let mut push = |key: &str, value: &str| {
         if !existing.contains(key) {
@@ -503,19 +554,23 @@ fn container_ops(
         }
     };
     if resolved.regional_sts {
-        push("AWS_STS_REGIONAL_ENDPOINTS", "regional");
+        push(REGIONAL_STS_ENV, "regional");
     }
     if let Some(region) = &config.region {
-        // Either variable set by the user means they chose a region: add neither.
-        if !existing.contains("AWS_DEFAULT_REGION") && !existing.contains("AWS_REGION") {
+        if !region_defined {
             push("AWS_DEFAULT_REGION", region);
             push("AWS_REGION", region);
         }
     }
-    push("AWS_ROLE_ARN", &resolved.role_arn);
-    push("AWS_WEB_IDENTITY_TOKEN_FILE", &resolved.token_file);
+    if !web_identity_defined {
+        push("AWS_ROLE_ARN", &resolved.role_arn);
+        push("AWS_WEB_IDENTITY_TOKEN_FILE", &resolved.token_file);
+    }
     if let Some(url) = &resolved.sts_endpoint_url {
-        push("AWS_ENDPOINT_URL_STS", url);
+        push(STS_ENDPOINT_ENV, url);
+    }
+    if let Some(url) = &resolved.s3_endpoint_url {
+        push(S3_ENDPOINT_ENV, url);
     }
     ok &= append_ops(container, base, "env", env, &mut container_ops);
 

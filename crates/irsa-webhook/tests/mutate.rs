@@ -162,8 +162,7 @@ fn existing_arrays_are_appended_to_and_user_env_wins() {
         {"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::111111111111:role/mine"},
         {"name": "AWS_REGION", "value": "eu-west-1"},
         {"name": "FROM_FIELD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
-        {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": TOKEN_FILE}
+        {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}
     ]);
     assert_eq!(patched, expected);
 }
@@ -637,4 +636,357 @@ fn fs_group_only_when_opted_in_and_non_root() {
         patched["spec"]["securityContext"],
         json!({"runAsNonRoot": true})
     );
+}
+
+// ---------------------------------------------------------------------------
+// The upstream webhook's container rules, one test per rule; the cases are
+// those of its handler testdata (pod in, expected containers out).
+
+fn env_names(pod: &Value, list: &str, index: usize) -> Vec<String> {
+    env_of(pod, list, index)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// rawPodSkip: AWS_ROLE_ARN set by the user; AWS_WEB_IDENTITY_TOKEN_FILE is
+/// not added either, but the region and the mount are.
+#[test]
+fn user_role_arn_means_neither_web_identity_variable_is_added() {
+    let mut original = pod(json!({"containers": [
+        {"name": "sidecar", "image": "amazonlinux"},
+        {"name": "app", "image": "amazonlinux",
+         "env": [{"name": "AWS_ROLE_ARN", "value": "already-defined"}]}
+    ]}));
+    original["metadata"]["annotations"] = json!({"eks.amazonaws.com/skip-containers": "sidecar"});
+    let config = MutationConfig {
+        region: Some("us-west-2".into()),
+        ..MutationConfig::default()
+    };
+    let (patched, _) = mutated(&original, &role_sa(), &config);
+    assert_eq!(
+        patched["spec"]["containers"][0],
+        json!({"name": "sidecar", "image": "amazonlinux"}),
+        "a skipped container gets nothing"
+    );
+    assert_eq!(
+        env_of(&patched, "containers", 1),
+        pairs(&[
+            ("AWS_ROLE_ARN", "already-defined"),
+            ("AWS_DEFAULT_REGION", "us-west-2"),
+            ("AWS_REGION", "us-west-2"),
+        ])
+    );
+    assert_eq!(
+        patched["spec"]["containers"][1]["volumeMounts"],
+        json!([token_mount()])
+    );
+    assert_eq!(
+        patched["spec"]["volumes"],
+        json!([token_volume("sts.amazonaws.com", 86400)])
+    );
+}
+
+/// The other half of the unit: a user's token file alone keeps AWS_ROLE_ARN out.
+#[test]
+fn user_token_file_means_neither_web_identity_variable_is_added() {
+    let original = pod(json!({"containers": [{"name": "app", "env": [
+        {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": "/mine/token"}
+    ]}]}));
+    let config = MutationConfig {
+        regional_sts: true,
+        sts_endpoint_url: Some("https://irsa.example".into()),
+        s3_endpoint_url: Some("https://s3.irsa.example".into()),
+        ..MutationConfig::default()
+    };
+    let (patched, _) = mutated(&original, &role_sa(), &config);
+    assert_eq!(
+        env_of(&patched, "containers", 0),
+        pairs(&[
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/mine/token"),
+            ("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
+            ("AWS_ENDPOINT_URL_STS", "https://irsa.example"),
+            ("AWS_ENDPOINT_URL_S3", "https://s3.irsa.example"),
+        ])
+    );
+    assert_eq!(
+        patched["spec"]["containers"][0]["volumeMounts"],
+        json!([token_mount()])
+    );
+}
+
+/// rawPodHasAll: web identity, a region and AWS_STS_REGIONAL_ENDPOINTS all
+/// set by the user: the container is left exactly as it is (no mount),
+/// while the pod still gets the token volume.
+#[test]
+fn fully_configured_container_is_left_alone() {
+    let user_env = json!([
+        {"name": "AWS_REGION", "value": "cn-northwest-1"},
+        {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
+        {"name": "AWS_ROLE_ARN", "value": "arn:aws-cn:iam::111122223333:role/s3-reader"}
+    ]);
+    let original = pod(json!({"containers": [
+        {"name": "app", "image": "amazonlinux", "env": user_env}
+    ]}));
+    let mut annotations = BTreeMap::new();
+    annotations.insert(
+        "eks.amazonaws.com/role-arn".to_owned(),
+        "arn:aws-cn:iam::111122223333:role/s3-reader".to_owned(),
+    );
+    annotations.insert(
+        "eks.amazonaws.com/token-expiration".to_owned(),
+        "3600".to_owned(),
+    );
+    let sa_config =
+        ServiceAccountConfig::from_annotations(&annotations, &MutationConfig::default());
+    let config = MutationConfig {
+        region: Some("cn-north-1".into()),
+        regional_sts: true,
+        ..MutationConfig::default()
+    };
+    let (patched, _) = mutated(&original, &sa_config, &config);
+    assert_eq!(
+        patched["spec"]["containers"][0],
+        original["spec"]["containers"][0]
+    );
+    assert_eq!(
+        patched["spec"]["volumes"],
+        json!([token_volume("sts.amazonaws.com", 3600)])
+    );
+
+    // irsa's own endpoint variable still missing: then it and the mount are added.
+    let with_endpoint = MutationConfig {
+        sts_endpoint_url: Some("https://irsa.example".into()),
+        ..config
+    };
+    let (patched, _) = mutated(&original, &sa_config, &with_endpoint);
+    assert_eq!(
+        env_names(&patched, "containers", 0),
+        [
+            "AWS_REGION",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+            "AWS_ROLE_ARN",
+            "AWS_ENDPOINT_URL_STS"
+        ]
+    );
+    assert_eq!(
+        patched["spec"]["containers"][0]["volumeMounts"],
+        json!([token_mount()])
+    );
+}
+
+/// rawPodHasSTS: region and regional STS set by the user, web identity not:
+/// only the web identity variables and the mount are added.
+#[test]
+fn user_region_and_regional_sts_are_kept_and_web_identity_added() {
+    let original = pod(json!({"containers": [{"name": "app", "env": [
+        {"name": "AWS_REGION", "value": "cn-northwest-1"},
+        {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "legacy"}
+    ]}]}));
+    let config = MutationConfig {
+        region: Some("cn-north-1".into()),
+        regional_sts: true,
+        ..MutationConfig::default()
+    };
+    let (patched, _) = mutated(&original, &role_sa(), &config);
+    assert_eq!(
+        env_of(&patched, "containers", 0),
+        pairs(&[
+            ("AWS_REGION", "cn-northwest-1"),
+            ("AWS_STS_REGIONAL_ENDPOINTS", "legacy"),
+            ("AWS_ROLE_ARN", ROLE),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", TOKEN_FILE),
+        ])
+    );
+    assert_eq!(
+        patched["spec"]["containers"][0]["volumeMounts"],
+        json!([token_mount()])
+    );
+}
+
+/// rawPodNeedsSTS: nothing set, everything configured: env in upstream's order.
+#[test]
+fn empty_container_gets_every_variable_in_upstream_order() {
+    let original = pod(json!({"containers": [{"name": "app"}]}));
+    let config = MutationConfig {
+        region: Some("cn-north-1".into()),
+        regional_sts: true,
+        ..MutationConfig::default()
+    };
+    let (patched, _) = mutated(&original, &role_sa(), &config);
+    assert_eq!(
+        env_names(&patched, "containers", 0),
+        [
+            "AWS_STS_REGIONAL_ENDPOINTS",
+            "AWS_DEFAULT_REGION",
+            "AWS_REGION",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE"
+        ]
+    );
+}
+
+/// rawPodHasVolumeMount: the pod already has a volume called aws-iam-token
+/// and the container mounts it (elsewhere): neither is added again; env is.
+#[test]
+fn existing_volume_and_mount_by_name_are_kept() {
+    let original = pod(json!({
+        "containers": [{"name": "app", "volumeMounts": [
+            {"name": "aws-iam-token", "mountPath": "/path/to/token"}
+        ]}],
+        "volumes": [{"name": "aws-iam-token", "hostPath": {"path": "/path/to/token"}}]
+    }));
+    let (patched, _) = mutated(&original, &role_sa(), &MutationConfig::default());
+    assert_eq!(patched["spec"]["volumes"], original["spec"]["volumes"]);
+    assert_eq!(
+        patched["spec"]["containers"][0]["volumeMounts"],
+        original["spec"]["containers"][0]["volumeMounts"]
+    );
+    assert_eq!(
+        env_of(&patched, "containers", 0),
+        pairs(&[
+            ("AWS_ROLE_ARN", ROLE),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", TOKEN_FILE)
+        ])
+    );
+}
+
+/// rawPodWithInitContainer: every init container is mutated, including a
+/// native sidecar (restartPolicy Always); skip-containers applies to them too.
+#[test]
+fn init_containers_and_native_sidecars_are_mutated() {
+    let mut original = pod(json!({
+        "initContainers": [
+            {"name": "initcontainer"},
+            {"name": "sidecar", "restartPolicy": "Always"},
+            {"name": "skipped-init", "env": [{"name": "X", "value": "1"}]}
+        ],
+        "containers": [{"name": "app"}]
+    }));
+    original["metadata"]["annotations"] =
+        json!({"eks.amazonaws.com/skip-containers": "skipped-init"});
+    let config = MutationConfig {
+        region: Some("us-west-2".into()),
+        ..MutationConfig::default()
+    };
+    let (patched, _) = mutated(&original, &role_sa(), &config);
+    let expected = [
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ];
+    for index in 0..2 {
+        assert_eq!(env_names(&patched, "initContainers", index), expected);
+        assert_eq!(
+            patched["spec"]["initContainers"][index]["volumeMounts"],
+            json!([token_mount()])
+        );
+    }
+    assert_eq!(
+        patched["spec"]["initContainers"][1]["restartPolicy"],
+        "Always"
+    );
+    assert_eq!(
+        patched["spec"]["initContainers"][2],
+        original["spec"]["initContainers"][2]
+    );
+    assert_eq!(env_names(&patched, "containers", 0), expected);
+}
+
+/// rawPodMinTokenExpiration / rawPodHasTokenExpiration: the pod annotation
+/// overrides the ServiceAccount's; 0 is raised to 600.
+#[test]
+fn pod_token_expiration_overrides_and_is_raised_to_600() {
+    for (pod_value, expected) in [("3600", 3600), ("0", 600), ("-5", 600)] {
+        let mut original = pod(json!({"containers": [{"name": "app"}]}));
+        original["metadata"]["annotations"] =
+            json!({"eks.amazonaws.com/token-expiration": pod_value});
+        let sa_config = sa(&[
+            ("eks.amazonaws.com/role-arn", ROLE),
+            ("eks.amazonaws.com/token-expiration", "7200"),
+        ]);
+        let (patched, _) = mutated(&original, &sa_config, &MutationConfig::default());
+        assert_eq!(
+            patched["spec"]["volumes"],
+            json!([token_volume("sts.amazonaws.com", expected)]),
+            "{pod_value}"
+        );
+    }
+}
+
+/// betaWindowsPodWithoutVolumes: the beta OS label also means Windows.
+#[test]
+fn beta_windows_node_selector_gets_a_windows_path() {
+    let original = pod(json!({
+        "containers": [{"name": "app"}],
+        "nodeSelector": {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "windows"}
+    }));
+    let (patched, _) = mutated(&original, &role_sa(), &MutationConfig::default());
+    assert_eq!(
+        env_of(&patched, "containers", 0),
+        pairs(&[
+            ("AWS_ROLE_ARN", ROLE),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                r"C:\var\run\secrets\eks.amazonaws.com\serviceaccount\token"
+            )
+        ])
+    );
+}
+
+#[test]
+fn s3_endpoint_injection() {
+    let original = pod(json!({"containers": [
+        {"name": "app"},
+        {"name": "own", "env": [{"name": "AWS_ENDPOINT_URL_S3", "value": "http://mine:9000"}]}
+    ]}));
+    let config = MutationConfig {
+        s3_endpoint_url: Some("https://s3.irsa-system.svc:9443".into()),
+        ..MutationConfig::default()
+    };
+    let endpoint = |p: &Value, i: usize| {
+        env_of(p, "containers", i)
+            .into_iter()
+            .find(|(k, _)| k == "AWS_ENDPOINT_URL_S3")
+            .map(|(_, v)| v)
+    };
+    // From the flag, never over the container's own value.
+    let (patched, _) = mutated(&original, &role_sa(), &config);
+    assert_eq!(
+        endpoint(&patched, 0).as_deref(),
+        Some("https://s3.irsa-system.svc:9443")
+    );
+    assert_eq!(endpoint(&patched, 1).as_deref(), Some("http://mine:9000"));
+    assert!(!env_names(&patched, "containers", 0).contains(&"AWS_ENDPOINT_URL_STS".to_owned()));
+    // The ServiceAccount's irsa annotation overrides the flag, and works without it.
+    let custom = sa(&[
+        ("eks.amazonaws.com/role-arn", ROLE),
+        ("irsa.dev/s3-endpoint-url", "http://garage.storage:3900"),
+    ]);
+    for base in [&config, &MutationConfig::default()] {
+        let (patched, _) = mutated(&original, &custom, base);
+        assert_eq!(
+            endpoint(&patched, 0).as_deref(),
+            Some("http://garage.storage:3900")
+        );
+    }
+    // An invalid annotation is reported and the flag used.
+    let bad = sa(&[
+        ("eks.amazonaws.com/role-arn", ROLE),
+        ("irsa.dev/s3-endpoint-url", "garage:3900"),
+    ]);
+    let (patched, warnings) = mutated(&original, &bad, &config);
+    assert_eq!(
+        endpoint(&patched, 0).as_deref(),
+        Some("https://s3.irsa-system.svc:9443")
+    );
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("irsa.dev/s3-endpoint-url"),
+        "{warnings:?}"
+    );
+    // Neither: no variable.
+    let (patched, _) = mutated(&original, &role_sa(), &MutationConfig::default());
+    assert_eq!(endpoint(&patched, 0), None);
 }
