@@ -1,4 +1,6 @@
-//! Canonical request construction per the SigV4 specification (non-S3 rules).
+//! Canonical request construction per the SigV4 specification: the generic
+//! rules (normalised, double-encoded path) and S3's (path encoded once, not
+//! normalised).
 
 use std::fmt::Write as _;
 
@@ -59,6 +61,41 @@ pub(crate) fn form_decode(input: &str) -> Vec<u8> {
         }
         i += 1;
     }
+    out
+}
+
+/// Decodes `%XX` escapes of a URI path; `+` stays `+` (only queries use it
+/// for spaces) and invalid escapes stay literal, so decoding never fails.
+fn percent_decode(input: &str) -> Vec<u8> {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// S3's canonical URI: the path with its escapes decoded, then every byte
+/// but the unreserved characters and `/` encoded once (upper-case hex), with
+/// no normalisation (`.`/`..` segments and `//` stay: they are part of
+/// object keys). It is a function of the key alone, so clients that escape
+/// differently on the wire (`~` as `%7E`, `=` raw or as `%3D`) still match.
+pub(crate) fn canonical_uri_s3(raw_path: &str) -> String {
+    if raw_path.is_empty() {
+        return "/".to_owned();
+    }
+    let decoded = percent_decode(raw_path);
+    let mut out = String::with_capacity(decoded.len() + 16);
+    uri_encode(&mut out, &decoded, true);
     out
 }
 
@@ -160,7 +197,7 @@ fn push_normalized_value(out: &mut Vec<u8>, value: &[u8]) {
 /// joined by `,`.
 pub(crate) fn canonical_request(
     method: &str,
-    raw_path: &str,
+    canonical_uri: &str,
     raw_query: &str,
     presigned: bool,
     headers: &[(&str, &[u8])],
@@ -170,7 +207,7 @@ pub(crate) fn canonical_request(
     let mut out: Vec<u8> = Vec::with_capacity(256);
     out.extend_from_slice(method.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(canonical_uri(raw_path).as_bytes());
+    out.extend_from_slice(canonical_uri.as_bytes());
     out.push(b'\n');
     out.extend_from_slice(canonical_query(raw_query, presigned).as_bytes());
     out.push(b'\n');
@@ -232,6 +269,30 @@ mod tests {
     }
 
     #[test]
+    fn s3_uri_is_encoded_once_and_not_normalised() {
+        assert_eq!(canonical_uri_s3(""), "/");
+        assert_eq!(canonical_uri_s3("/"), "/");
+        assert_eq!(canonical_uri_s3("/b/a/../c/./d//e/"), "/b/a/../c/./d//e/");
+        assert_eq!(canonical_uri_s3("/b/a%20b"), "/b/a%20b");
+        assert_eq!(canonical_uri_s3("/b/a b"), "/b/a%20b");
+        // `+` in a path is a plus, never a space.
+        assert_eq!(canonical_uri_s3("/b/a+b"), "/b/a%2Bb");
+        assert_eq!(canonical_uri_s3("/b/a%2Bb"), "/b/a%2Bb");
+        // Unreserved characters are never escaped, whatever the client sent.
+        assert_eq!(canonical_uri_s3("/b/%7Ea%2d%5F%2E"), "/b/~a-_.");
+        // Reserved ones always are, with upper-case hex.
+        assert_eq!(canonical_uri_s3("/b/k=v&x;y"), "/b/k%3Dv%26x%3By");
+        assert_eq!(canonical_uri_s3("/b/%3d"), "/b/%3D");
+        // A decoded `%2F` is a slash of the key.
+        assert_eq!(canonical_uri_s3("/b/a%2Fb"), "/b/a/b");
+        assert_eq!(canonical_uri_s3("/b/%E1%88%B4"), "/b/%E1%88%B4");
+        assert_eq!(canonical_uri_s3("/b/ሴ"), "/b/%E1%88%B4");
+        // Broken escapes are literal percent signs.
+        assert_eq!(canonical_uri_s3("/b/100%"), "/b/100%25");
+        assert_eq!(canonical_uri_s3("/b/%zz%4"), "/b/%25zz%254");
+    }
+
+    #[test]
     fn query_is_decoded_reencoded_and_sorted() {
         assert_eq!(canonical_query("", false), "");
         assert_eq!(
@@ -281,7 +342,15 @@ mod tests {
             ("X-Amz-Date", b"20150830T123600Z"),
         ];
         let signed = vec!["host".to_string(), "x-amz-date".to_string()];
-        let creq = canonical_request("GET", "/", "", false, &headers, &signed, EMPTY_SHA256);
+        let creq = canonical_request(
+            "GET",
+            &canonical_uri("/"),
+            "",
+            false,
+            &headers,
+            &signed,
+            EMPTY_SHA256,
+        );
         assert_eq!(
             String::from_utf8(creq.clone()).unwrap(),
             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\
@@ -302,7 +371,15 @@ mod tests {
             ("my-header1", b"  value1  with   spaces "),
         ];
         let signed = vec!["host".to_string(), "my-header1".to_string()];
-        let creq = canonical_request("POST", "/", "", false, &headers, &signed, EMPTY_SHA256);
+        let creq = canonical_request(
+            "POST",
+            &canonical_uri("/"),
+            "",
+            false,
+            &headers,
+            &signed,
+            EMPTY_SHA256,
+        );
         let text = String::from_utf8(creq).unwrap();
         assert!(
             text.contains("\nmy-header1:value2,value1 with spaces\n"),

@@ -1,4 +1,10 @@
 //! The one error type of SigV4 authentication, with AWS's codes and messages.
+//!
+//! [`SigV4Error::code`]/[`SigV4Error::status`]/[`SigV4Error::message`] are
+//! what STS and IAM answer; [`SigV4Error::s3_code`]/[`SigV4Error::s3_status`]/
+//! [`SigV4Error::s3_message`] what Amazon S3 answers for the same fault.
+
+use crate::checksum::ChecksumAlgorithm;
 
 /// Why a request failed SigV4 authentication.
 ///
@@ -54,6 +60,85 @@ pub enum SigV4Error {
     /// A presigned URL used after `X-Amz-Date + X-Amz-Expires`.
     #[error("Request has expired.")]
     PresignedExpired,
+
+    /// `X-Amz-Expires` is not a number of seconds within 1..=604800 (S3:
+    /// `AuthorizationQueryParametersError`).
+    #[error("{0}")]
+    InvalidPresignedExpires(String),
+
+    /// An S3 request in header form without `x-amz-content-sha256`.
+    #[error("Missing required header for this request: x-amz-content-sha256")]
+    MissingContentSha256,
+
+    /// `x-amz-content-sha256` is neither a SHA-256 nor a payload mode S3
+    /// knows.
+    #[error(
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, \
+         STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, \
+         STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER \
+         or a valid sha256 value."
+    )]
+    InvalidContentSha256,
+
+    /// The body does not hash to the signed `x-amz-content-sha256`.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
+
+    /// A request S3 refuses as `InvalidRequest` (e.g. an aws-chunked
+    /// payload mode on a presigned URL); the message says why.
+    #[error("{0}")]
+    InvalidRequest(String),
+
+    /// A chunk or trailer signature of an aws-chunked body is wrong.
+    #[error(
+        "The request signature we calculated does not match the signature you provided. \
+         Check your key and signing method."
+    )]
+    ChunkSignatureDoesNotMatch,
+
+    /// The aws-chunked body ended before its final chunk (S3:
+    /// `IncompleteBody`).
+    #[error("The request body terminated unexpectedly")]
+    IncompleteBody,
+
+    /// The aws-chunked framing is not well-formed (a bad chunk-size line, a
+    /// missing CRLF, data after the end); S3 answers `IncompleteBody`.
+    #[error("The request body is not well-formed aws-chunked data: {0}")]
+    MalformedChunkedBody(&'static str),
+
+    /// The decoded body is longer or shorter than
+    /// `x-amz-decoded-content-length` said.
+    #[error(
+        "You did not provide the number of bytes specified by the Content-Length HTTP header \
+         (x-amz-decoded-content-length {expected}, received {received})"
+    )]
+    DecodedLengthMismatch { expected: u64, received: u64 },
+
+    /// A chunk before the last was shorter than S3's minimum (8 KiB).
+    #[error("Only the last chunk is allowed to have a size less than {min} bytes")]
+    InvalidChunkSize { min: u64 },
+
+    /// A chunk, chunk-size line or trailer section beyond this server's
+    /// limits (S3 has its own; the message names ours).
+    #[error("{0}")]
+    LimitExceeded(String),
+
+    /// The trailer section is malformed, or lacks (or adds to) what
+    /// `x-amz-trailer` declared.
+    #[error(
+        "The request contained trailing data that was not well-formed or did not conform to our published schema."
+    )]
+    MalformedTrailer,
+
+    /// A checksum value (header or trailer) that is not the base64 of a
+    /// digest of the algorithm's length; `header` names it, e.g.
+    /// `x-amz-checksum-crc32` or `x-amz-checksum-crc32 trailing`.
+    #[error("Value for {header} header is invalid.")]
+    InvalidChecksum { header: String },
+
+    /// The body's checksum differs from the one the client sent.
+    #[error("The {algorithm} you specified did not match the calculated checksum.")]
+    BadDigest { algorithm: ChecksumAlgorithm },
 }
 
 impl SigV4Error {
@@ -61,27 +146,110 @@ impl SigV4Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingAuthenticationToken => "MissingAuthenticationToken",
-            Self::IncompleteSignature(_) => "IncompleteSignature",
+            Self::IncompleteSignature(_)
+            | Self::InvalidPresignedExpires(_)
+            | Self::MissingContentSha256 => "IncompleteSignature",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::SignatureDoesNotMatch
             | Self::InvalidScope(_)
             | Self::SignatureExpired { .. }
-            | Self::SignatureNotYetCurrent { .. } => "SignatureDoesNotMatch",
+            | Self::SignatureNotYetCurrent { .. }
+            | Self::InvalidContentSha256
+            | Self::ChunkSignatureDoesNotMatch => "SignatureDoesNotMatch",
             Self::PresignedExpired => "AccessDenied",
+            // STS and IAM never see bodies checked this way; the S3 codes
+            // are the closest description.
+            Self::ContentSha256Mismatch
+            | Self::InvalidRequest(_)
+            | Self::IncompleteBody
+            | Self::MalformedChunkedBody(_)
+            | Self::DecodedLengthMismatch { .. }
+            | Self::InvalidChunkSize { .. }
+            | Self::LimitExceeded(_)
+            | Self::MalformedTrailer
+            | Self::InvalidChecksum { .. }
+            | Self::BadDigest { .. } => self.s3_code(),
         }
     }
 
     /// The HTTP status AWS answers with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::IncompleteSignature(_) => 400,
-            _ => 403,
+            Self::MissingAuthenticationToken
+            | Self::InvalidClientTokenId
+            | Self::SignatureDoesNotMatch
+            | Self::InvalidScope(_)
+            | Self::SignatureExpired { .. }
+            | Self::SignatureNotYetCurrent { .. }
+            | Self::PresignedExpired
+            | Self::InvalidContentSha256
+            | Self::ChunkSignatureDoesNotMatch => 403,
+            _ => 400,
         }
     }
 
     /// The human-readable message (`<Message>`); same as `Display`.
     pub fn message(&self) -> String {
         self.to_string()
+    }
+
+    /// The error code Amazon S3 answers for this fault.
+    pub fn s3_code(&self) -> &'static str {
+        match self {
+            Self::MissingAuthenticationToken | Self::PresignedExpired => "AccessDenied",
+            Self::IncompleteSignature(_) | Self::InvalidScope(_) => "AuthorizationHeaderMalformed",
+            Self::InvalidClientTokenId => "InvalidAccessKeyId",
+            Self::SignatureDoesNotMatch | Self::ChunkSignatureDoesNotMatch => {
+                "SignatureDoesNotMatch"
+            }
+            Self::SignatureExpired { .. } | Self::SignatureNotYetCurrent { .. } => {
+                "RequestTimeTooSkewed"
+            }
+            Self::InvalidPresignedExpires(_) => "AuthorizationQueryParametersError",
+            Self::MissingContentSha256
+            | Self::InvalidRequest(_)
+            | Self::LimitExceeded(_)
+            | Self::InvalidChecksum { .. } => "InvalidRequest",
+            Self::InvalidContentSha256 => "InvalidArgument",
+            Self::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
+            Self::IncompleteBody
+            | Self::MalformedChunkedBody(_)
+            | Self::DecodedLengthMismatch { .. } => "IncompleteBody",
+            Self::InvalidChunkSize { .. } => "InvalidChunkSizeError",
+            Self::MalformedTrailer => "MalformedTrailerError",
+            Self::BadDigest { .. } => "BadDigest",
+        }
+    }
+
+    /// The HTTP status Amazon S3 answers with.
+    pub fn s3_status(&self) -> u16 {
+        match self {
+            Self::MissingAuthenticationToken
+            | Self::PresignedExpired
+            | Self::InvalidClientTokenId
+            | Self::SignatureDoesNotMatch
+            | Self::ChunkSignatureDoesNotMatch
+            | Self::SignatureExpired { .. }
+            | Self::SignatureNotYetCurrent { .. } => 403,
+            _ => 400,
+        }
+    }
+
+    /// The message Amazon S3 answers with. It differs from
+    /// [`SigV4Error::message`] where S3's wording differs from STS's.
+    pub fn s3_message(&self) -> String {
+        match self {
+            Self::MissingAuthenticationToken => "Access Denied".to_owned(),
+            Self::InvalidClientTokenId => {
+                "The AWS Access Key Id you provided does not exist in our records.".to_owned()
+            }
+            Self::SignatureDoesNotMatch => Self::ChunkSignatureDoesNotMatch.to_string(),
+            Self::SignatureExpired { .. } | Self::SignatureNotYetCurrent { .. } => {
+                "The difference between the request time and the current time is too large."
+                    .to_owned()
+            }
+            _ => self.to_string(),
+        }
     }
 }
 

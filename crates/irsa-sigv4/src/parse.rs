@@ -12,7 +12,7 @@ use crate::canonical::query_pairs;
 use crate::{RequestParts, SigV4Config, SigV4Error};
 
 pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const TERMINATOR: &str = "aws4_request";
+pub(crate) const TERMINATOR: &str = "aws4_request";
 /// SigV4's longest presigned lifetime: seven days.
 pub const MAX_PRESIGNED_EXPIRES_SECONDS: u64 = 604_800;
 
@@ -90,6 +90,8 @@ pub struct ParsedSignature {
     pub(crate) signature: String,
     /// `X-Amz-Content-Sha256` query parameter of a presigned request.
     pub(crate) content_sha256: Option<String>,
+    /// Whether S3's canonicalisation and payload rules apply.
+    pub(crate) s3: bool,
 }
 
 impl ParsedSignature {
@@ -123,6 +125,10 @@ impl ParsedSignature {
     /// `X-Amz-Expires` of a presigned request.
     pub fn presigned_expires(&self) -> Option<Duration> {
         self.expires
+    }
+    /// Whether S3's rules apply (see [`crate::S3Rules`]).
+    pub fn uses_s3_rules(&self) -> bool {
+        self.s3
     }
 }
 
@@ -294,21 +300,6 @@ impl SigV4Config {
             )));
         }
         let request_time = parse_amz_date(&date).ok_or_else(|| bad_date(&date))?;
-        let expires = match p.expires.as_deref() {
-            None => None,
-            Some(e) => {
-                let secs = e
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| (1..=MAX_PRESIGNED_EXPIRES_SECONDS).contains(s))
-                    .ok_or_else(|| {
-                        SigV4Error::IncompleteSignature(format!(
-                            "X-Amz-Expires must be a whole number of seconds from 1 to {MAX_PRESIGNED_EXPIRES_SECONDS}; got '{e}'."
-                        ))
-                    })?;
-                Some(Duration::from_secs(secs))
-            }
-        };
         let security_token = p
             .security_token
             .filter(|t| !t.is_empty())
@@ -321,8 +312,12 @@ impl SigV4Config {
             date,
             request_time,
             security_token,
-            expires,
+            None,
         )?;
+        parsed.expires = match p.expires.as_deref() {
+            None => None,
+            Some(e) => Some(presigned_expires(e, parsed.s3)?),
+        };
         parsed.content_sha256 = p.content_sha256;
         Ok(parsed)
     }
@@ -395,8 +390,30 @@ impl SigV4Config {
             expires,
             signature: signature.to_owned(),
             content_sha256: None,
+            s3: self.s3_rules.applies_to(service),
         })
     }
+}
+
+/// `X-Amz-Expires`, with S3's messages under S3 rules and STS's otherwise.
+fn presigned_expires(value: &str, s3: bool) -> Result<Duration, SigV4Error> {
+    let parsed = value.parse::<i64>();
+    let message = match (parsed, s3) {
+        (Ok(secs), _) if secs >= 1 && secs.unsigned_abs() <= MAX_PRESIGNED_EXPIRES_SECONDS => {
+            return Ok(Duration::from_secs(secs.unsigned_abs()));
+        }
+        (Err(_), true) => "X-Amz-Expires should be a number".to_owned(),
+        (Ok(secs), true) if secs < 0 => "X-Amz-Expires must be non-negative".to_owned(),
+        // S3 accepts 0 (a URL that is valid only within its own second).
+        (Ok(0), true) => return Ok(Duration::ZERO),
+        (Ok(_), true) => format!(
+            "X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES_SECONDS}"
+        ),
+        (_, false) => format!(
+            "X-Amz-Expires must be a whole number of seconds from 1 to {MAX_PRESIGNED_EXPIRES_SECONDS}; got '{value}'."
+        ),
+    };
+    Err(SigV4Error::InvalidPresignedExpires(message))
 }
 
 fn bad_date(got: &str) -> SigV4Error {

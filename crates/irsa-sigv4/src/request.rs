@@ -10,6 +10,12 @@ pub enum Payload<'a> {
     /// The lower-case hex SHA-256 of the body, computed by the caller (e.g.
     /// while streaming it).
     Sha256Hex(&'a str),
+    /// The body has not been read yet (S3: it streams after the headers
+    /// are verified). The signature is checked against the payload hash the
+    /// client claims in `x-amz-content-sha256`; the caller then checks the
+    /// body as it streams, as [`crate::VerifiedSignature::payload_mode`]
+    /// says ([`crate::PayloadCheck`] or the aws-chunked decoder).
+    Deferred,
 }
 
 impl fmt::Debug for Payload<'_> {
@@ -17,6 +23,7 @@ impl fmt::Debug for Payload<'_> {
         match self {
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Self::Sha256Hex(h) => f.debug_tuple("Sha256Hex").field(h).finish(),
+            Self::Deferred => f.write_str("Deferred"),
         }
     }
 }

@@ -4,17 +4,17 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime};
 
-use hmac::{Hmac, Mac};
 use irsa_core::SecretString;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
-use crate::canonical::{canonical_request, sha256_hex, string_to_sign, EMPTY_SHA256};
+use crate::aws_chunked::{AwsChunkedDecoder, ChunkedMode, ChunkedOptions};
+use crate::canonical::{
+    canonical_request, canonical_uri, canonical_uri_s3, sha256_hex, string_to_sign, EMPTY_SHA256,
+};
 use crate::parse::{format_amz_date, SignatureForm};
+use crate::payload::{PayloadCheck, PayloadMode, UNSIGNED_PAYLOAD};
+use crate::signing::{signatures_equal, ChunkSigningContext, SigningKey};
 use crate::{ParsedSignature, Payload, RequestParts, SigV4Config, SigV4Error};
-
-const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// A request whose signature was verified. Only [`SigV4Config::verify`] makes
 /// one, so holding it proves the check happened.
@@ -26,6 +26,10 @@ pub struct VerifiedSignature {
     security_token: Option<SecretString>,
     request_time: SystemTime,
     form: SignatureForm,
+    payload_mode: PayloadMode,
+    /// For signed aws-chunked bodies: the chain of chunk signatures starts
+    /// from this request's signature.
+    chunk_context: Option<ChunkSigningContext>,
 }
 
 impl VerifiedSignature {
@@ -47,6 +51,44 @@ impl VerifiedSignature {
     pub fn form(&self) -> SignatureForm {
         self.form
     }
+
+    /// How the body is protected. For [`PayloadMode::Sha256`] the body was
+    /// already compared when it was passed as [`Payload::Bytes`] or
+    /// [`Payload::Sha256Hex`]; with [`Payload::Deferred`] the caller checks
+    /// it with [`VerifiedSignature::payload_check`] or
+    /// [`VerifiedSignature::chunked_decoder`].
+    pub fn payload_mode(&self) -> &PayloadMode {
+        &self.payload_mode
+    }
+
+    /// The check of a body that is not aws-chunked (SHA-256 and an
+    /// `x-amz-checksum-*` header of `request`).
+    pub fn payload_check(&self, request: &RequestParts<'_>) -> Result<PayloadCheck, SigV4Error> {
+        PayloadCheck::for_request(&self.payload_mode, request)
+    }
+
+    /// The decoder of an aws-chunked body, chained from this request's
+    /// signature. S3's `InvalidRequest` when the payload mode is not
+    /// aws-chunked.
+    pub fn chunked_decoder(
+        &self,
+        options: ChunkedOptions,
+    ) -> Result<AwsChunkedDecoder, SigV4Error> {
+        let mode = match (&self.payload_mode, &self.chunk_context) {
+            (PayloadMode::StreamingSigned, Some(ctx)) => ChunkedMode::Signed(ctx.clone()),
+            (PayloadMode::StreamingSignedTrailer, Some(ctx)) => {
+                ChunkedMode::SignedWithTrailer(ctx.clone())
+            }
+            (PayloadMode::StreamingUnsignedTrailer, _) => ChunkedMode::UnsignedWithTrailer,
+            _ => {
+                return Err(SigV4Error::InvalidRequest(format!(
+                    "x-amz-content-sha256 {} is not an aws-chunked payload.",
+                    self.payload_mode.as_header_value()
+                )))
+            }
+        };
+        AwsChunkedDecoder::new(mode, options)
+    }
 }
 
 /// Where secrets come from, for callers that can look them up synchronously.
@@ -65,29 +107,13 @@ impl<S: BuildHasher> SecretLookup for HashMap<String, SecretString, S> {
     }
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; 32], SigV4Error> {
-    // HMAC takes keys of any length; the error branch cannot happen.
-    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| SigV4Error::SignatureDoesNotMatch)?;
-    mac.update(data);
-    Ok(mac.finalize().into_bytes().into())
-}
-
-/// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
-fn signing_key(
-    secret: &SecretString,
-    date: &str,
-    region: &str,
-    service: &str,
-) -> Result<Zeroizing<[u8; 32]>, SigV4Error> {
-    let mut k_secret = Zeroizing::new(Vec::with_capacity(4 + secret.expose().len()));
-    k_secret.extend_from_slice(b"AWS4");
-    k_secret.extend_from_slice(secret.expose().as_bytes());
-    let k_date = Zeroizing::new(hmac(&k_secret, date.as_bytes())?);
-    let k_region = Zeroizing::new(hmac(&*k_date, region.as_bytes())?);
-    let k_service = Zeroizing::new(hmac(&*k_region, service.as_bytes())?);
-    Ok(Zeroizing::new(hmac(&*k_service, b"aws4_request")?))
+/// What the canonical request's payload line may be, and what it means.
+struct PayloadCandidates {
+    /// Tried in order; the first that verifies wins.
+    hashes: Vec<String>,
+    mode_of_first: PayloadMode,
+    /// The mode when a later candidate (presigned `UNSIGNED-PAYLOAD`) wins.
+    mode_of_rest: PayloadMode,
 }
 
 impl SigV4Config {
@@ -127,53 +153,113 @@ impl SigV4Config {
         Ok(())
     }
 
-    /// The payload hash the client must have signed, and for presigned
-    /// requests without an explicit hash, `UNSIGNED-PAYLOAD` as a second
-    /// candidate (S3-style presigners sign that instead of the body).
-    fn payload_hashes(
+    /// The generic rules: the payload line is the body's hash, a claimed
+    /// hash that equals it, or `UNSIGNED-PAYLOAD`; a presigned request
+    /// without a claim may have signed either the body or
+    /// `UNSIGNED-PAYLOAD`.
+    fn generic_payload(
         &self,
         parsed: &ParsedSignature,
         request: &RequestParts<'_>,
-    ) -> Result<(String, Option<&'static str>), SigV4Error> {
+    ) -> Result<PayloadCandidates, SigV4Error> {
         let actual = || match request.payload {
-            Payload::Bytes([]) => EMPTY_SHA256.to_owned(),
-            Payload::Bytes(body) => sha256_hex(body),
-            Payload::Sha256Hex(h) => h.to_ascii_lowercase(),
+            Payload::Bytes([]) => Some(EMPTY_SHA256.to_owned()),
+            Payload::Bytes(body) => Some(sha256_hex(body)),
+            Payload::Sha256Hex(h) => Some(h.to_ascii_lowercase()),
+            Payload::Deferred => None,
         };
         let claimed = match parsed.form {
             SignatureForm::Header => request.first_header("x-amz-content-sha256"),
             SignatureForm::Presigned => parsed.content_sha256.as_deref(),
         };
+        let unsigned = || PayloadCandidates {
+            hashes: vec![UNSIGNED_PAYLOAD.to_owned()],
+            mode_of_first: PayloadMode::Unsigned,
+            mode_of_rest: PayloadMode::Unsigned,
+        };
+        let hashed = |hash: String, also_unsigned: bool| {
+            let mut hashes = vec![hash.clone()];
+            if also_unsigned {
+                hashes.push(UNSIGNED_PAYLOAD.to_owned());
+            }
+            PayloadCandidates {
+                hashes,
+                mode_of_first: PayloadMode::Sha256(hash),
+                mode_of_rest: PayloadMode::Unsigned,
+            }
+        };
+        let presigned_unsigned_ok =
+            parsed.form == SignatureForm::Presigned && self.allow_unsigned_payload;
         match claimed {
-            None if parsed.form == SignatureForm::Presigned && self.allow_unsigned_payload => {
-                Ok((actual(), Some(UNSIGNED_PAYLOAD)))
-            }
-            None => Ok((actual(), None)),
-            Some(UNSIGNED_PAYLOAD) if self.allow_unsigned_payload => {
-                Ok((UNSIGNED_PAYLOAD.into(), None))
-            }
+            None => match actual() {
+                Some(hash) => Ok(hashed(hash, presigned_unsigned_ok)),
+                None if presigned_unsigned_ok => Ok(unsigned()),
+                None => Err(SigV4Error::MissingContentSha256),
+            },
+            Some(UNSIGNED_PAYLOAD) if self.allow_unsigned_payload => Ok(unsigned()),
             Some(claimed)
-                if claimed.len() == 64
-                    && claimed.bytes().all(|b| b.is_ascii_hexdigit())
-                    && claimed.eq_ignore_ascii_case(&actual()) =>
+                if claimed.len() == 64 && claimed.bytes().all(|b| b.is_ascii_hexdigit()) =>
             {
-                Ok((claimed.to_owned(), None))
+                match actual() {
+                    Some(actual) if !claimed.eq_ignore_ascii_case(&actual) => {
+                        Err(SigV4Error::SignatureDoesNotMatch)
+                    }
+                    _ => Ok(PayloadCandidates {
+                        hashes: vec![claimed.to_owned()],
+                        mode_of_first: PayloadMode::Sha256(claimed.to_ascii_lowercase()),
+                        mode_of_rest: PayloadMode::Unsigned,
+                    }),
+                }
             }
-            // A hash that is not the body's, streaming modes, or a refused
-            // UNSIGNED-PAYLOAD: the body is not what was signed.
+            // Streaming modes, or a refused UNSIGNED-PAYLOAD: the body is
+            // not what was signed.
             Some(_) => Err(SigV4Error::SignatureDoesNotMatch),
         }
     }
 
-    fn signature_matches(
+    /// S3's rules: the payload line is exactly the claimed
+    /// `x-amz-content-sha256` (required in header form); a presigned URL
+    /// without `X-Amz-Content-Sha256` signs `UNSIGNED-PAYLOAD`.
+    fn s3_payload(
+        &self,
         parsed: &ParsedSignature,
         request: &RequestParts<'_>,
-        key: &[u8; 32],
+    ) -> Result<PayloadCandidates, SigV4Error> {
+        let claimed = match parsed.form {
+            SignatureForm::Header => request
+                .first_header("x-amz-content-sha256")
+                .ok_or(SigV4Error::MissingContentSha256)?,
+            SignatureForm::Presigned => {
+                parsed.content_sha256.as_deref().unwrap_or(UNSIGNED_PAYLOAD)
+            }
+        };
+        let mode =
+            PayloadMode::from_header_value(claimed).ok_or(SigV4Error::InvalidContentSha256)?;
+        if mode == PayloadMode::Unsigned && !self.allow_unsigned_payload {
+            return Err(SigV4Error::SignatureDoesNotMatch);
+        }
+        if mode.is_streaming() && parsed.form == SignatureForm::Presigned {
+            return Err(SigV4Error::InvalidRequest(format!(
+                "x-amz-content-sha256 {claimed} cannot be used with a presigned URL."
+            )));
+        }
+        Ok(PayloadCandidates {
+            hashes: vec![claimed.to_owned()],
+            mode_of_rest: mode.clone(),
+            mode_of_first: mode,
+        })
+    }
+
+    fn signature_of(
+        parsed: &ParsedSignature,
+        request: &RequestParts<'_>,
+        key: &SigningKey,
+        canonical_uri: &str,
         payload_hash: &str,
-    ) -> Result<bool, SigV4Error> {
+    ) -> String {
         let creq = canonical_request(
             request.method,
-            request.path,
+            canonical_uri,
             request.query,
             parsed.form == SignatureForm::Presigned,
             &request.headers,
@@ -181,14 +267,16 @@ impl SigV4Config {
             payload_hash,
         );
         let sts = string_to_sign(&parsed.amz_date, &parsed.scope.to_scope_string(), &creq);
-        let expected = Zeroizing::new(hex::encode(hmac(key, sts.as_bytes())?));
-        Ok(bool::from(
-            expected.as_bytes().ct_eq(parsed.signature.as_bytes()),
-        ))
+        key.sign_hex(sts.as_bytes())
     }
 
     /// Verifies `parsed` against `request` with the secret access key,
     /// checking time first.
+    ///
+    /// Under S3's rules a SHA-256 body passed as [`Payload::Bytes`] or
+    /// [`Payload::Sha256Hex`] that differs from the signed
+    /// `x-amz-content-sha256` is [`SigV4Error::ContentSha256Mismatch`]
+    /// (after the signature verified), as S3 answers.
     pub fn verify(
         &self,
         parsed: &ParsedSignature,
@@ -197,20 +285,81 @@ impl SigV4Config {
         now: SystemTime,
     ) -> Result<VerifiedSignature, SigV4Error> {
         self.check_time(parsed, now)?;
-        let (payload_hash, fallback) = self.payload_hashes(parsed, request)?;
-        let key = signing_key(
+        let payload = if parsed.s3 {
+            self.s3_payload(parsed, request)?
+        } else {
+            self.generic_payload(parsed, request)?
+        };
+        // S3 signs UriEncode(key); SDK signers (aws-sigv4 in S3 mode) sign
+        // the path exactly as sent. They differ only when the client escaped
+        // a reserved character on the wire (`%2F`) or left one raw (`=`);
+        // both identify the same key, so both are accepted.
+        let uris: Vec<String> = if parsed.s3 {
+            let canonical = canonical_uri_s3(request.path);
+            let raw = if request.path.is_empty() {
+                "/"
+            } else {
+                request.path
+            };
+            if raw == canonical {
+                vec![canonical]
+            } else {
+                vec![canonical, raw.to_owned()]
+            }
+        } else {
+            vec![canonical_uri(request.path)]
+        };
+        let key = SigningKey::derive(
             secret,
             &parsed.scope.date,
             &parsed.scope.region,
             &parsed.scope.service,
-        )?;
-        let mut ok = Self::signature_matches(parsed, request, &key, &payload_hash)?;
-        if let (false, Some(fallback)) = (ok, fallback) {
-            ok = Self::signature_matches(parsed, request, &key, fallback)?;
+        );
+        let mut matched: Option<(usize, String)> = None;
+        'search: for (i, hash) in payload.hashes.iter().enumerate() {
+            for uri in &uris {
+                let expected = Self::signature_of(parsed, request, &key, uri, hash);
+                if signatures_equal(&expected, parsed.signature.as_bytes()) {
+                    matched = Some((i, expected));
+                    break 'search;
+                }
+            }
         }
-        if !ok {
+        let Some((index, seed_signature)) = matched else {
             return Err(SigV4Error::SignatureDoesNotMatch);
+        };
+        let payload_mode = if index == 0 {
+            payload.mode_of_first
+        } else {
+            payload.mode_of_rest
+        };
+        if parsed.s3 {
+            if let PayloadMode::Sha256(claimed) = &payload_mode {
+                let actual = match request.payload {
+                    Payload::Bytes(body) => Some(sha256_hex(body)),
+                    Payload::Sha256Hex(h) => Some(h.to_ascii_lowercase()),
+                    Payload::Deferred => None,
+                };
+                if let Some(actual) = actual {
+                    if !bool::from(actual.as_bytes().ct_eq(claimed.as_bytes())) {
+                        return Err(SigV4Error::ContentSha256Mismatch);
+                    }
+                }
+            }
         }
+        let chunk_context = if matches!(
+            payload_mode,
+            PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
+        ) {
+            Some(ChunkSigningContext::from_parts(
+                key,
+                parsed.amz_date.clone(),
+                parsed.scope.to_scope_string(),
+                &seed_signature,
+            )?)
+        } else {
+            None
+        };
         Ok(VerifiedSignature {
             access_key_id: parsed.access_key_id.clone(),
             region: parsed.scope.region.clone(),
@@ -218,6 +367,8 @@ impl SigV4Config {
             security_token: parsed.security_token.clone(),
             request_time: parsed.request_time,
             form: parsed.form,
+            payload_mode,
+            chunk_context,
         })
     }
 
@@ -236,20 +387,3 @@ impl SigV4Config {
 
 /// The default allowed clock skew, 15 minutes as in AWS.
 pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(15 * 60);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Signing key example from the AWS SigV4 documentation
-    /// ("Examples of how to derive a signing key").
-    #[test]
-    fn signing_key_matches_the_documented_example() {
-        let secret = SecretString::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-        let key = signing_key(&secret, "20120215", "us-east-1", "iam").unwrap();
-        assert_eq!(
-            hex::encode(*key),
-            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-        );
-    }
-}

@@ -331,6 +331,7 @@ fn tamperings(req: &RequestParts<'_>, body_signed: bool) -> Vec<(String, Request
         payload: match req.payload {
             Payload::Bytes(b) => Payload::Bytes(leak_bytes(b.to_vec())),
             Payload::Sha256Hex(h) => Payload::Sha256Hex(leak(h.to_owned())),
+            Payload::Deferred => Payload::Deferred,
         },
     };
     let mut out = Vec::new();
@@ -632,7 +633,7 @@ fn presigned_lifetime_is_capped_by_skew_unless_configured() {
 #[test]
 fn services_outside_the_allow_list_are_refused() {
     let case = Case {
-        service: "s3",
+        service: "dynamodb",
         ..Case::default()
     };
     let req = sign_case(&case, t0());
@@ -644,7 +645,7 @@ fn services_outside_the_allow_list_are_refused() {
         "Credential should be scoped to correct service: 'sts' or 'iam'. "
     );
     let config = SigV4Config {
-        allowed_services: vec!["s3".into()],
+        allowed_services: vec!["dynamodb".into()],
         ..SigV4Config::default()
     };
     let parsed = config.parse(&p).unwrap();
