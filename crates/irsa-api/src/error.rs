@@ -6,7 +6,7 @@
 //! the XML `ErrorResponse` element's content converted member by member,
 //! the same convention the success responses follow.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use crate::protocol::response::{json_string, xml_escape};
 
@@ -128,36 +128,7 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The kind of policy that decided a denial (for AccessDenied messages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
-    IdentityBased,
-    ResourceBased,
-    PermissionsBoundary,
-    SessionPolicy,
-}
-
-impl PolicyKind {
-    fn phrase(self) -> &'static str {
-        match self {
-            PolicyKind::IdentityBased => "identity-based policy",
-            PolicyKind::ResourceBased => "resource-based policy",
-            PolicyKind::PermissionsBoundary => "permissions boundary",
-            PolicyKind::SessionPolicy => "session policy",
-        }
-    }
-}
-
-/// Why access was denied, as AWS words it after the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DenialReason {
-    /// No reason given (trust-policy denials of AssumeRole).
-    Unspecified,
-    /// "because no identity-based policy allows the ACTION action"
-    NoAllow(PolicyKind),
-    /// "with an explicit deny in an identity-based policy"
-    ExplicitDeny(PolicyKind),
-}
+pub use irsa_auth::{DenialReason, PolicyKind};
 
 /// An AWS API error: a code from the table and the message clients see.
 /// Messages never carry secrets or internal details.
@@ -271,35 +242,7 @@ impl ApiError {
         resource: &str,
         reason: DenialReason,
     ) -> Self {
-        let mut message = format!(
-            "User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
-        );
-        let policy = match reason {
-            DenialReason::Unspecified => None,
-            DenialReason::NoAllow(kind) => {
-                // Writing to a String cannot fail.
-                let _ = write!(
-                    message,
-                    " because no {} allows the {action} action",
-                    kind.phrase()
-                );
-                None
-            }
-            DenialReason::ExplicitDeny(kind) => Some(kind),
-        };
-        if let Some(kind) = policy {
-            let article = if kind.phrase().starts_with('i') {
-                "an"
-            } else {
-                "a"
-            };
-            let _ = write!(
-                message,
-                " with an explicit deny in {article} {}",
-                kind.phrase()
-            );
-        }
-        Self::new(ErrorCode::AccessDenied, message)
+        Self::from(irsa_auth::Denial::new(principal_arn, action, resource, reason))
     }
 
     /// `AccessDenied`: root credentials cannot assume roles.
@@ -460,6 +403,42 @@ impl ApiError {
         match format {
             crate::ResponseFormat::Xml => ("text/xml", self.to_xml(service, request_id)),
             crate::ResponseFormat::Json => ("application/json", self.to_json(request_id)),
+        }
+    }
+}
+
+impl From<irsa_auth::Denial> for ApiError {
+    fn from(denial: irsa_auth::Denial) -> Self {
+        Self::new(ErrorCode::AccessDenied, denial.message())
+    }
+}
+
+/// Authentication failures in the STS/IAM wire shape.
+impl From<irsa_auth::AuthError> for ApiError {
+    fn from(e: irsa_auth::AuthError) -> Self {
+        use irsa_auth::AuthError as E;
+        match e {
+            E::SigV4(e) => {
+                let code =
+                    ErrorCode::from_code(e.code()).unwrap_or(ErrorCode::SignatureDoesNotMatch);
+                ApiError::new(code, e.message())
+            }
+            E::UnknownAccessKey | E::MissingSessionToken | E::InvalidSessionToken => {
+                ApiError::invalid_client_token_id()
+            }
+            E::ExpiredSessionToken => ApiError::expired_token(),
+            E::Unavailable(_) | E::Internal(_) => ApiError::service_failure(&e),
+        }
+    }
+}
+
+impl From<irsa_auth::SessionTokenError> for ApiError {
+    fn from(e: irsa_auth::SessionTokenError) -> Self {
+        use irsa_auth::SessionTokenError as E;
+        match e {
+            E::Invalid => ApiError::invalid_client_token_id(),
+            E::Expired => ApiError::expired_token(),
+            E::InvalidKey(_) | E::Seal => ApiError::service_failure(&e),
         }
     }
 }

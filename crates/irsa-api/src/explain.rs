@@ -19,7 +19,7 @@ use irsa_policy::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::Caller;
+use irsa_auth::Caller;
 use crate::authorize;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::AssumeRoleWithWebIdentityRequest;
@@ -411,6 +411,27 @@ fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, ApiError> {
         .ok_or_else(|| ApiError::missing_parameter(name))
 }
 
+/// `ExplainWebIdentity` as an extension action of the Query API.
+#[derive(Debug)]
+pub(crate) struct ExplainAction;
+
+#[async_trait::async_trait]
+impl crate::service::ExtensionAction for ExplainAction {
+    fn action(&self) -> &'static str {
+        ACTION
+    }
+
+    async fn handle(
+        &self,
+        api: &AwsApi,
+        caller: &Caller,
+        params: &Params,
+        info: &RequestInfo,
+    ) -> Result<Node, ApiError> {
+        handle(api, caller, params, info).await
+    }
+}
+
 /// The `ExplainWebIdentity` action: authorizes the caller, then explains.
 pub async fn handle(
     api: &AwsApi,
@@ -420,27 +441,13 @@ pub async fn handle(
 ) -> Result<Node, ApiError> {
     let role_arn = required(params, "RoleArn")?;
     let token = required(params, "WebIdentityToken")?;
-    if !caller.is_root() {
-        let loaded = authorize::load_policies(api, caller).await?;
-        let ctx = authorize::context(
-            api,
-            caller,
-            IAM_ACTION,
-            role_arn,
-            info,
-            &loaded.principal_tags,
-        );
-        let decision = loaded.evaluate(&ctx, None);
-        if !decision.is_allowed() {
-            let reason = loaded.denial_reason(&ctx, decision);
-            return Err(ApiError::not_authorized(
-                &caller.arn(),
-                IAM_ACTION,
-                role_arn,
-                reason,
-            ));
-        }
-    }
+    authorize::require(
+        api,
+        caller,
+        info,
+        &[irsa_auth::Check::new(IAM_ACTION, role_arn)],
+    )
+    .await?;
     let duration_seconds = match params.get("DurationSeconds") {
         None => None,
         Some(d) => Some(d.parse::<i32>().map_err(|_| {

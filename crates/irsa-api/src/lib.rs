@@ -16,21 +16,21 @@ pub mod model;
 pub mod outbound;
 pub mod protocol;
 pub mod service;
-pub mod session_token;
 pub mod sts;
 pub mod web_identity;
 
-pub use auth::{Caller, CallerKind};
+pub use irsa_auth::{Caller, CallerKind};
+pub use irsa_auth::session_token;
 pub use error::{ApiError, DenialReason, ErrorCode, Fault, PolicyKind};
 pub use model::{decode_request, route, service_of, Request};
 pub use outbound::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
 pub use protocol::query::{parse_query, Params, QueryRequest};
 pub use protocol::response::{Node, ResponseFormat, REQUEST_ID_HEADER};
+pub use irsa_auth::{KeyRing, SessionClaims, SessionKey, SessionTokenError, SESSION_TOKEN_KEY_PURPOSE};
 pub use service::{
-    store_error, AwsApi, HttpRequest, HttpResponse, RequestInfo, WebIdentityVerifier,
-    SESSION_TOKEN_KEY_PURPOSE,
+    store_error, AwsApi, ExtensionAction, HttpRequest, HttpResponse, RequestInfo,
+    WebIdentityVerifier,
 };
-pub use session_token::{KeyRing, SessionClaims, SessionKey, SessionTokenError};
 
 /// The two AWS services irsa speaks on one port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -150,9 +150,8 @@ impl LookupCache {
         let found = match api.store().get_role(name).await {
             Ok(role) => {
                 let trust = api
-                    .inner
-                    .policies
-                    .get(&role.assume_role_policy_document, PolicyKind::Trust)
+                    .authorizer()
+                    .parse_stored(&role.assume_role_policy_document, PolicyKind::Trust)
                     .map_err(|e| ApiError::service_failure(&e))?;
                 Some(Arc::new(CachedRole { role, trust }))
             }
@@ -186,7 +185,7 @@ impl LookupCache {
     }
 }
 
-fn is_read_only(action: &str) -> bool {
+pub(crate) fn is_read_only(action: &str) -> bool {
     ["Get", "List", "Simulate", "Generate", "Decode"]
         .iter()
         .any(|p| action.starts_with(p))

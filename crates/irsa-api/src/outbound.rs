@@ -14,7 +14,9 @@ use std::fmt::{self, Write as _};
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use crate::auth::{Caller, CallerKind};
+use std::sync::Arc;
+
+use irsa_auth::{Caller, CallerKind, Check, PrincipalPolicies};
 use crate::authorize;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::GetWebIdentityTokenRequest;
@@ -199,7 +201,7 @@ pub fn token_resource(account: &str) -> String {
 
 /// The `sub` of a caller's tokens: the user ARN, or the role ARN of a role session.
 fn subject(caller: &Caller) -> Option<String> {
-    match &caller.kind {
+    match caller.kind() {
         CallerKind::User { arn, .. } | CallerKind::UserSession { arn, .. } => Some(arn.clone()),
         CallerKind::RoleSession { role_arn, .. } => Some(role_arn.clone()),
         CallerKind::Root | CallerKind::RootSession => None,
@@ -259,7 +261,7 @@ pub(crate) async fn get_web_identity_token(
     let now = api.now();
     let expires = now + time::Duration::seconds(i64::from(duration));
     // A session cannot mint a token that outlives it.
-    if let Some(session) = &caller.session {
+    if let Some(session) = caller.session() {
         if expires.unix_timestamp() > session.expires_at {
             return Err(ApiError::new(
                 ErrorCode::SessionDurationEscalation,
@@ -277,7 +279,7 @@ pub(crate) async fn get_web_identity_token(
         audience: &r.audience,
         issued_at: now.unix_timestamp(),
         expires_at: expires.unix_timestamp(),
-        account: &caller.account,
+        account: caller.account(),
         region: &info.region,
         principal_tags: &loaded.principal_tags,
         request_tags: &r
@@ -321,39 +323,38 @@ async fn authorize_token(
     alg: OutboundAlg,
     duration: i32,
     info: &RequestInfo,
-) -> Result<authorize::Loaded, ApiError> {
-    let resource = token_resource(&caller.account);
-    let loaded = authorize::load_policies(api, caller).await?;
-    let mut actions = vec!["sts:GetWebIdentityToken"];
+) -> Result<Arc<PrincipalPolicies>, ApiError> {
+    let resource = token_resource(caller.account());
+    let mut context: Vec<(String, Vec<String>)> = vec![
+        (
+            "sts:IdentityTokenAudience".to_owned(),
+            r.audience.clone(),
+        ),
+        ("sts:DurationSeconds".to_owned(), vec![duration.to_string()]),
+        ("sts:SigningAlgorithm".to_owned(), vec![alg.as_str().to_owned()]),
+    ];
+    context.extend(request_tag_keys(&r.tags));
+    let mut checks = vec![Check::new("sts:GetWebIdentityToken", &resource).with_context(&context)];
     if !r.tags.is_empty() {
-        actions.push("sts:TagGetWebIdentityToken");
+        checks.push(Check::new("sts:TagGetWebIdentityToken", &resource).with_context(&context));
     }
-    for action in actions {
-        let mut ctx =
-            authorize::context(api, caller, action, &resource, info, &loaded.principal_tags);
-        ctx.insert("sts:IdentityTokenAudience", r.audience.clone());
-        ctx.insert("sts:DurationSeconds", duration.to_string());
-        ctx.insert("sts:SigningAlgorithm", alg.as_str());
-        if !r.tags.is_empty() {
-            ctx.insert(
-                "aws:TagKeys",
-                r.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>(),
-            );
-            for t in &r.tags {
-                ctx.insert(&format!("aws:RequestTag/{}", t.key), t.value.as_str());
-            }
-        }
-        let decision = loaded.evaluate(&ctx, None);
-        if !decision.is_allowed() {
-            return Err(ApiError::not_authorized(
-                &caller.arn(),
-                action,
-                &resource,
-                loaded.denial_reason(&ctx, decision),
-            ));
-        }
+    authorize::require(api, caller, info, &checks).await?;
+    Ok(api.authorizer().caller_policies(caller).await?)
+}
+
+/// `aws:TagKeys` and `aws:RequestTag/K` of a request's tags.
+pub(crate) fn request_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)> {
+    if tags.is_empty() {
+        return Vec::new();
     }
-    Ok(loaded)
+    let mut keys = vec![(
+        "aws:TagKeys".to_owned(),
+        tags.iter().map(|t| t.key.clone()).collect(),
+    )];
+    for t in tags {
+        keys.push((format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]));
+    }
+    keys
 }
 
 /// What a token asserts.

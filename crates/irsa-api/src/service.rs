@@ -3,26 +3,22 @@
 //! (irsa-policy), runs the operation against the store and renders the
 //! answer. Errors become HTTP here, exactly once.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use irsa_core::{AccountId, SecretBytes, SharedClock};
-use irsa_store::{NewServerKey, Store, StoreError};
+use irsa_auth::{Authenticator, Authorizer, Caller, RequestFacts};
+use irsa_core::{AccountId, SharedClock};
+use irsa_store::{Store, StoreError};
 use time::OffsetDateTime;
 
-use crate::auth::{self, Caller};
+use crate::auth;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{AssumeRoleWithWebIdentityRequest, Request};
 use crate::protocol::query::QueryRequest;
 use crate::protocol::response::{render, Node, ResponseFormat};
-use crate::session_token::{KeyRing, SessionKey, KEY_LEN};
 use crate::{authorize, iam, sts, Service};
-
-/// Purpose of the session-token keys in the store's key ring.
-pub const SESSION_TOKEN_KEY_PURPOSE: &str = "session-token";
 
 /// One HTTP request as the server received it.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +53,17 @@ pub struct RequestInfo {
     pub region: String,
 }
 
+impl RequestInfo {
+    /// What the global condition keys (`aws:SourceIp`, …) are made of.
+    pub fn facts(&self) -> RequestFacts {
+        RequestFacts {
+            source_ip: self.source_ip,
+            secure_transport: self.secure_transport,
+            region: self.region.clone(),
+        }
+    }
+}
+
 /// AssumeRoleWithWebIdentity, provided by the OIDC side of irsa and plugged
 /// in with [`AwsApi::set_web_identity_verifier`]. It answers the content of
 /// `AssumeRoleWithWebIdentityResult`; [`AwsApi::seal_session`] issues tokens.
@@ -86,17 +93,35 @@ pub trait WebIdentityVerifier: Send + Sync + fmt::Debug {
     }
 }
 
+/// One of irsa's own signed Query actions (not in botocore's model, e.g.
+/// `ExplainWebIdentity`, `IssueServiceAccountToken`): decoded, authenticated,
+/// counted and rendered like any other action; the handler authorizes.
+#[async_trait]
+pub trait ExtensionAction: Send + Sync + fmt::Debug {
+    /// The Query `Action` name.
+    fn action(&self) -> &'static str;
+
+    async fn handle(
+        &self,
+        api: &AwsApi,
+        caller: &Caller,
+        params: &crate::Params,
+        info: &RequestInfo,
+    ) -> Result<Node, ApiError>;
+}
+
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: SharedClock,
     pub(crate) account: AccountId,
-    /// The session-token key ring and when it was last loaded.
-    pub(crate) keys: RwLock<(Arc<KeyRing>, OffsetDateTime)>,
+    /// Who signed a request (keys cached, session tokens opened).
+    pub(crate) authn: Arc<Authenticator>,
+    /// May they do it (policies cached).
+    pub(crate) authz: Arc<Authorizer>,
     pub(crate) web_identity: OnceLock<Arc<dyn WebIdentityVerifier>>,
     pub(crate) outbound: OnceLock<Arc<dyn crate::outbound::OutboundTokenSigner>>,
-    pub(crate) policies: authorize::PolicyCache,
-    /// Access key id → when its use was last written (throttles the writes).
-    pub(crate) key_use: Mutex<HashMap<String, OffsetDateTime>>,
+    /// irsa's own actions by name (registered at start-up).
+    pub(crate) extensions: std::sync::RwLock<Vec<Arc<dyn ExtensionAction>>>,
     pub(crate) metrics: crate::metrics::ApiMetrics,
     /// Providers and roles for AssumeRoleWithWebIdentity (short TTL).
     pub(crate) lookups: crate::lookups::LookupCache,
@@ -145,18 +170,19 @@ impl AwsApi {
         clock: SharedClock,
         account: AccountId,
     ) -> Result<AwsApi, ApiError> {
-        let now = clock.now_utc();
-        let keys = load_key_ring(store.as_ref(), now).await?;
+        let authenticator =
+            Authenticator::new(Arc::clone(&store), clock.clone(), account.clone()).await?;
+        let authorizer = Authorizer::new(Arc::clone(&store), clock.clone());
         Ok(AwsApi {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 account,
-                keys: RwLock::new((Arc::new(keys), now)),
+                authn: Arc::new(authenticator),
+                authz: Arc::new(authorizer),
                 web_identity: OnceLock::new(),
                 outbound: OnceLock::new(),
-                policies: authorize::PolicyCache::default(),
-                key_use: Mutex::new(HashMap::new()),
+                extensions: std::sync::RwLock::new(vec![Arc::new(crate::explain::ExplainAction)]),
                 metrics: crate::metrics::ApiMetrics::new(),
                 lookups: crate::lookups::LookupCache::default(),
                 allow_http_providers: std::sync::atomic::AtomicBool::new(false),
@@ -179,6 +205,23 @@ impl AwsApi {
 
     pub(crate) fn outbound_signer(&self) -> Option<&Arc<dyn crate::outbound::OutboundTokenSigner>> {
         self.inner.outbound.get()
+    }
+
+    /// Adds one of irsa's own actions; false when one of that name exists.
+    pub fn register_extension(&self, extension: Arc<dyn ExtensionAction>) -> bool {
+        let Ok(mut list) = self.inner.extensions.write() else {
+            return false;
+        };
+        if list.iter().any(|e| e.action() == extension.action()) {
+            return false;
+        }
+        list.push(extension);
+        true
+    }
+
+    fn extension(&self, action: &str) -> Option<Arc<dyn ExtensionAction>> {
+        let list = self.inner.extensions.read().ok()?;
+        list.iter().find(|e| e.action() == action).cloned()
     }
 
     /// Lets IAM CreateOpenIDConnectProvider accept `http://` URLs (off by
@@ -212,14 +255,37 @@ impl AwsApi {
         &self.inner.account
     }
 
+    /// The shared authentication core (the S3 gateway uses the same one).
+    pub fn authenticator(&self) -> &Arc<Authenticator> {
+        &self.inner.authn
+    }
+
+    /// The shared authorization core (the S3 gateway uses the same one).
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.inner.authz
+    }
+
     /// Seals session claims into a session token with the current key.
     pub fn seal_session(
         &self,
         claims: &crate::SessionClaims,
     ) -> Result<irsa_core::SecretString, ApiError> {
-        crate::session_token::seal(claims, self.key_ring().current())
-            .map(irsa_core::SecretString::new)
-            .map_err(ApiError::from)
+        Ok(self.inner.authn.session_keys().seal(claims)?)
+    }
+
+    /// The answer to a request refused before it reached the API (e.g. a
+    /// body over the server's limit), rendered like every other error.
+    pub fn reject(&self, error: &ApiError, accept: Option<&str>, request_id: &str) -> HttpResponse {
+        let format = ResponseFormat::from_accept(accept);
+        let (content_type, body) = error.render(Service::Sts, format, request_id);
+        self.inner
+            .metrics
+            .observe(crate::metrics::UNKNOWN_ACTION, error.code.as_str(), 0.0);
+        HttpResponse {
+            status: error.http_status(),
+            content_type,
+            body,
+        }
     }
 
     /// Handles one request end to end; never panics, never a 500 for a client mistake.
@@ -295,23 +361,44 @@ impl AwsApi {
             };
         }
         let (caller, scope_service) = auth::authenticate(self, request).await?;
-        info.region.clone_from(&caller.region);
+        caller.region().clone_into(&mut info.region);
         if let Some(s) = scope_service {
             *service = s;
         }
-        if q.action == crate::explain::ACTION {
-            *metric_action = crate::explain::ACTION;
-            let node = crate::explain::handle(self, &caller, &q.params, &info).await?;
-            return Ok((crate::explain::ACTION, Some(node)));
+        if let Some(extension) = self.extension(&q.action) {
+            let action = extension.action();
+            *metric_action = action;
+            let node = extension.handle(self, &caller, &q.params, &info).await?;
+            return Ok((action, Some(node)));
         }
         let req = crate::model::decode_request(&q, scope_service)?;
         let action = req.action();
         tracing::debug!(action, caller = %caller.arn(), "authenticated");
         authorize::authorize(self, &caller, &req, &info).await?;
         let node = self.dispatch(&caller, req, &info).await?;
-        // Central invalidation: handlers need not know about the cache.
-        self.inner.lookups.after_write(action, &q.params);
+        // Central invalidation: handlers need not know about the caches.
+        self.after_write(action, &q.params);
         Ok((action, node))
+    }
+
+    /// Drops what a successful IAM write may have made stale in this
+    /// process (other replicas see it within the caches' TTLs).
+    fn after_write(&self, action: &str, params: &crate::Params) {
+        if crate::lookups::is_read_only(action) {
+            return;
+        }
+        self.inner.lookups.after_write(action, params);
+        // Policies: any write may change what applies to whom (a managed
+        // policy version, an attachment, a boundary, tags).
+        self.inner.authz.invalidate_all();
+        if let Some(key_id) = params.get("AccessKeyId") {
+            self.inner.authn.invalidate_access_key(key_id);
+        }
+        if matches!(action, "DeleteUser" | "UpdateUser") {
+            if let Some(user) = params.get("UserName") {
+                self.inner.authn.invalidate_user(user);
+            }
+        }
     }
 
     async fn dispatch(
@@ -326,75 +413,10 @@ impl AwsApi {
         }
     }
 
-    /// The current session-token key ring.
-    pub(crate) fn key_ring(&self) -> Arc<KeyRing> {
-        match self.inner.keys.read() {
-            Ok(g) => Arc::clone(&g.0),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner().0),
-        }
-    }
-
-    /// Reloads the key ring from the store (another replica may have
-    /// rotated it), at most every 30 seconds. True when reloaded.
-    pub(crate) async fn refresh_key_ring(&self) -> bool {
-        let now = self.now();
-        let last = match self.inner.keys.read() {
-            Ok(g) => g.1,
-            Err(poisoned) => poisoned.into_inner().1,
-        };
-        if now - last < time::Duration::seconds(30) {
-            return false;
-        }
-        match load_key_ring(self.inner.store.as_ref(), now).await {
-            Ok(ring) => {
-                if let Ok(mut g) = self.inner.keys.write() {
-                    *g = (Arc::new(ring), now);
-                }
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not reload the session-token key ring");
-                false
-            }
-        }
-    }
-
     pub(crate) fn now(&self) -> OffsetDateTime {
         self.inner.clock.now_utc()
     }
 
-    /// Records the use of a long-term key off the hot path, at most once a minute per key.
-    pub(crate) fn note_key_use(&self, key_id: &str, service: &str, region: &str) {
-        let now = self.now();
-        {
-            let Ok(mut seen) = self.inner.key_use.lock() else {
-                return;
-            };
-            if seen
-                .get(key_id)
-                .is_some_and(|t| now - *t < time::Duration::seconds(60))
-            {
-                return;
-            }
-            if seen.len() > 10_000 {
-                seen.clear();
-            }
-            seen.insert(key_id.to_owned(), now);
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let store = Arc::clone(&self.inner.store);
-        let (key_id, service, region) = (key_id.to_owned(), service.to_owned(), region.to_owned());
-        rt.spawn(async move {
-            if let Err(e) = store
-                .record_access_key_use(&key_id, &service, &region)
-                .await
-            {
-                tracing::warn!(error = %e, "could not record access key use");
-            }
-        });
-    }
 }
 
 fn is_unsigned_action(action: &str) -> bool {
@@ -407,59 +429,4 @@ pub fn not_implemented(action: &str) -> ApiError {
         ErrorCode::InvalidAction,
         format!("Operation {action} is not implemented by irsa yet"),
     )
-}
-
-async fn load_key_ring(store: &dyn Store, now: OffsetDateTime) -> Result<KeyRing, ApiError> {
-    let usable = |k: &irsa_store::ServerKey| k.expires.is_none_or(|e| e > now);
-    let mut listed = store
-        .list_server_keys(SESSION_TOKEN_KEY_PURPOSE)
-        .await
-        .map_err(store_error)?;
-    if !listed.iter().any(|k| k.active && usable(k)) {
-        let fresh = SessionKey::generate(format!("st-{:016x}", rand::random::<u64>()))?;
-        store
-            .insert_server_key_if_absent(NewServerKey {
-                purpose: SESSION_TOKEN_KEY_PURPOSE.to_owned(),
-                key_id: fresh.id().to_owned(),
-                algorithm: "XChaCha20-Poly1305".to_owned(),
-                secret: SecretBytes::new(fresh.secret().expose().to_vec()),
-                public: None,
-                not_before: None,
-                retire_after: None,
-                expires: None,
-            })
-            .await
-            .map_err(store_error)?;
-        listed = store
-            .list_server_keys(SESSION_TOKEN_KEY_PURPOSE)
-            .await
-            .map_err(store_error)?;
-    }
-    // Newest active key that may issue now seals; every unexpired key opens.
-    let mut sealing: Vec<&irsa_store::ServerKey> = listed
-        .iter()
-        .filter(|k| {
-            k.active
-                && usable(k)
-                && k.not_before <= now
-                && k.retire_after.is_none_or(|r| r > now)
-                && k.secret.len() == KEY_LEN
-        })
-        .collect();
-    sealing.sort_by_key(|k| k.created);
-    let current = sealing
-        .last()
-        .ok_or_else(|| ApiError::service_failure(&"no usable session-token key"))?;
-    let mut keys = vec![SessionKey::new(
-        current.key_id.clone(),
-        current.secret.clone(),
-    )?];
-    for k in listed.iter().rev() {
-        if k.key_id != current.key_id && usable(k) && k.secret.len() == KEY_LEN {
-            if let Ok(key) = SessionKey::new(k.key_id.clone(), k.secret.clone()) {
-                keys.push(key);
-            }
-        }
-    }
-    Ok(KeyRing::new(keys)?)
 }

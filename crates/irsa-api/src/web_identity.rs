@@ -778,11 +778,7 @@ impl OidcWebIdentity {
                 api.now(),
             );
             ctx.insert("sts:RoleSessionName", r.role_session_name.as_str());
-            ctx.insert("aws:RequestedRegion", info.region.as_str());
-            ctx.insert("aws:SecureTransport", info.secure_transport);
-            if let Some(ip) = info.source_ip {
-                ctx.insert("aws:SourceIp", ip.to_string());
-            }
+            info.facts().add_global_keys(&mut ctx);
             let decision = evaluate(&ctx, &set);
             if rec.active() {
                 let (traced, statements) = explain::trust_policy_steps(&role.trust, &ctx);

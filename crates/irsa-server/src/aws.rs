@@ -1,5 +1,6 @@
-//! The AWS Query endpoint (`/`): STS and IAM on one port. The body limit is
-//! enforced here so an oversized request still gets an AWS-shaped error.
+//! The AWS Query endpoint (`/`): STS and IAM (and irsa's own extension
+//! actions) on one port. The body limit is enforced here; the API renders
+//! every answer, errors included.
 
 use std::net::SocketAddr;
 
@@ -7,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use irsa_api::{ApiError, HttpRequest, ResponseFormat, Service};
+use irsa_api::{ApiError, HttpRequest};
 
 use crate::middleware::RequestId;
 use crate::AppState;
@@ -23,17 +24,17 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
-    let format = ResponseFormat::from_accept(
-        parts
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
     let limit = state.config.body_limit;
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        let error = ApiError::request_too_large(limit);
-        let (content_type, text) = error.render(Service::Sts, format, &request_id);
-        return respond(error.http_status(), content_type, text);
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        let response =
+            state
+                .api
+                .reject(&ApiError::request_too_large(limit), accept, &request_id);
+        return respond(response.status, response.content_type, response.body);
     };
     let response = state
         .api

@@ -105,6 +105,11 @@ pub async fn prepare(
             issuer.url.clone(),
         )));
     }
+    api.register_extension(Arc::new(sa_token::IssueServiceAccountToken::new(
+        config.issuer.clone(),
+        store.clone(),
+        clock.clone(),
+    )));
     let state = AppState {
         config: Arc::new(config),
         store,
@@ -158,7 +163,7 @@ pub fn router(state: AppState) -> Router {
         .merge(issuer_routes)
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/", get(aws::handle).post(sa_token::handle))
+        .route("/", get(aws::handle).post(aws::handle))
         // 503 lets SDKs retry a request that took too long (slow store, slow issuer).
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@
 
 mod crypto;
 mod error;
+pub mod key_ring;
 mod model;
 mod sql;
 

@@ -9,7 +9,7 @@ use irsa_store::{
     RoleUpdate, StoreError, User, UserUpdate,
 };
 
-use crate::auth::{Caller, CallerKind};
+use irsa_auth::{Caller, CallerKind};
 use crate::authorize::{managed_document, validate_document};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{checks, Request, Tag};
@@ -18,36 +18,7 @@ use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
 
 mod simulate;
 
-const AWS_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy/";
-
-/// Built-in AWS managed policies (read-only), written for irsa's own
-/// actions and the services IRSA tutorials use.
-const AWS_MANAGED: &[(&str, &str, &str)] = &[
-    (
-        "AdministratorAccess",
-        "ANPAIWMBCKSKIEE64ZLYK",
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-    ),
-    (
-        "ReadOnlyAccess",
-        "ANPAILL3HVNFSB6DCOWYQ",
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:GetCallerIdentity","s3:Get*","s3:List*","dynamodb:Describe*","dynamodb:Get*","dynamodb:List*","dynamodb:Query","dynamodb:Scan","dynamodb:BatchGetItem"],"Resource":"*"}]}"#,
-    ),
-    (
-        "AmazonS3ReadOnlyAccess",
-        "ANPAIZTJ4DXE7G6AGAE6M",
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}]}"#,
-    ),
-];
-
-/// The document of a built-in AWS managed policy.
-pub fn aws_managed_document(arn: &str) -> Option<&'static str> {
-    let name = arn.strip_prefix(AWS_POLICY_PREFIX)?;
-    AWS_MANAGED
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, _, d)| *d)
-}
+use irsa_auth::managed::{aws_managed_document, AWS_MANAGED, AWS_POLICY_PREFIX};
 
 fn aws_managed_policies(now: time::OffsetDateTime) -> Vec<ManagedPolicy> {
     AWS_MANAGED
@@ -313,7 +284,7 @@ fn read_only_aws(arn: &str) -> Result<(), ApiError> {
 
 /// The user an access-key call is about: the named one, else the caller.
 fn key_owner(caller: &Caller, name: Option<&String>) -> Result<KeyOwner, ApiError> {
-    match (name, &caller.kind) {
+    match (name, caller.kind()) {
         (Some(n), _) => Ok(KeyOwner::User(n.clone())),
         (None, CallerKind::Root | CallerKind::RootSession) => Ok(KeyOwner::Root),
         (None, CallerKind::User { name, .. } | CallerKind::UserSession { name, .. }) => {
@@ -368,7 +339,7 @@ pub(crate) async fn dispatch(
             Node::object().with("User", user_node(&u))
         }
         R::GetUser(r) => {
-            let name = match (&r.user_name, &caller.kind) {
+            let name = match (&r.user_name, caller.kind()) {
                 (Some(n), _) => n.clone(),
                 (None, CallerKind::User { name, .. } | CallerKind::UserSession { name, .. }) => {
                     name.clone()
@@ -378,7 +349,7 @@ pub(crate) async fn dispatch(
                         Node::object().with(
                             "User",
                             Node::object()
-                                .with("UserId", caller.account.as_str())
+                                .with("UserId", caller.account())
                                 .with("Arn", caller.arn())
                                 .with("CreateDate", time::OffsetDateTime::UNIX_EPOCH),
                         ),

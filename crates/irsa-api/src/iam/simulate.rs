@@ -9,16 +9,27 @@ use irsa_policy::{
     PolicySource, RequestContext, RequestPrincipal, SizeLimit,
 };
 
-use crate::auth::{Caller, CallerKind};
-use crate::authorize::{load_policies, policy_error};
+use irsa_auth::Subject;
+use crate::authorize::policy_error;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ContextEntry, SimulateCustomPolicyRequest, SimulatePrincipalPolicyRequest};
 use crate::protocol::response::Node;
 use crate::service::{store_error, AwsApi};
 
+/// The resource-based policy of a simulation and the account that owns it.
+struct ResourceInput {
+    policy: Arc<Policy>,
+    /// `ResourceOwner`'s account, else the caller's.
+    owner: String,
+}
+
+/// `SourcePolicyId` of the `ResourcePolicy` parameter in `MatchedStatements`.
+const RESOURCE_POLICY_ID: &str = "ResourcePolicy";
+
 struct Inputs {
     identity: Vec<(String, Arc<Policy>)>,
     boundary: Vec<(String, Arc<Policy>)>,
+    resource: Option<ResourceInput>,
     principal: RequestPrincipal,
     /// Source id → `SourcePolicyType`.
     entity_type: &'static str,
@@ -40,7 +51,9 @@ fn parse_inputs(
 }
 
 fn source_type(id: &str, entity_type: &'static str) -> &'static str {
-    if id.starts_with("arn:aws:iam::aws:") {
+    if id == RESOURCE_POLICY_ID {
+        "resource"
+    } else if id.starts_with("arn:aws:iam::aws:") {
         "aws-managed"
     } else if id.starts_with("arn:") {
         "user-managed"
@@ -88,11 +101,10 @@ fn simulate(
         .boundary
         .first()
         .map(|(id, p)| PolicySource::new(id, p));
-    let set = PolicySet {
-        identity: &identity,
-        permissions_boundary: boundary,
-        ..PolicySet::default()
-    };
+    let resource_policy = inputs
+        .resource
+        .as_ref()
+        .map(|r| PolicySource::new(RESOURCE_POLICY_ID, &r.policy));
     let default_resources = ["*".to_owned()];
     let resources = if resources.is_empty() {
         &default_resources[..]
@@ -105,6 +117,24 @@ fn simulate(
             let mut ctx =
                 RequestContext::new(inputs.principal.clone(), action, resource, api.now());
             apply_context(&mut ctx, context);
+            // A resource ARN that names its account owns the resource;
+            // otherwise ResourceOwner (or the caller's account) does.
+            let same_account = inputs.resource.as_ref().is_none_or(|r| {
+                let owner = resource
+                    .parse::<Arn>()
+                    .ok()
+                    .map(|a| a.account().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| r.owner.clone());
+                owner == inputs.principal.account
+            });
+            let set = PolicySet {
+                identity: &identity,
+                resource: resource_policy,
+                same_account,
+                permissions_boundary: boundary,
+                ..PolicySet::default()
+            };
             let trace = evaluate_with_trace(&ctx, &set);
             let matched = trace.matched_statements.iter().map(|s| {
                 Node::object().with("SourcePolicyId", &s.source_id).with(
@@ -137,6 +167,60 @@ fn simulate(
         .with("IsTruncated", false)
 }
 
+fn invalid_arn(parameter: &str, value: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidInput,
+        format!("Invalid ARN for parameter {parameter}: {value}"),
+    )
+}
+
+/// The simulated caller of SimulateCustomPolicy: an IAM user ARN (AWS
+/// accepts only those), or, as an irsa extension that lets the
+/// session rules of resource policies be simulated, a role session ARN
+/// (`arn:aws:sts::A:assumed-role/ROLE/SESSION`, role path `/`).
+fn caller_principal(arn_text: &str) -> Result<RequestPrincipal, ApiError> {
+    let arn: Arn = arn_text
+        .parse()
+        .map_err(|_| invalid_arn("CallerArn", arn_text))?;
+    let account = arn.account();
+    match (arn.service(), arn.resource_type()) {
+        ("iam", "user") => Ok(RequestPrincipal::user(
+            arn_text,
+            account,
+            arn.resource_name(),
+            "",
+        )),
+        ("sts", "assumed-role") => {
+            let (role, session) = arn
+                .resource()
+                .strip_prefix("assumed-role/")
+                .and_then(|rest| rest.split_once('/'))
+                .ok_or_else(|| invalid_arn("CallerArn", arn_text))?;
+            let role_arn = format!("arn:{}:iam::{account}:role/{role}", arn.partition());
+            Ok(RequestPrincipal::assumed_role(
+                arn_text,
+                &role_arn,
+                account,
+                &format!(":{session}"),
+            ))
+        }
+        _ => Err(invalid_arn("CallerArn", arn_text)),
+    }
+}
+
+/// `ResourceOwner` is an account ARN (`arn:aws:iam::ACCOUNT:root`).
+fn resource_owner(text: &str) -> Result<String, ApiError> {
+    let arn: Arn = text
+        .parse()
+        .map_err(|_| invalid_arn("ResourceOwner", text))?;
+    let account = arn.account();
+    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(account.to_owned())
+    } else {
+        Err(invalid_arn("ResourceOwner", text))
+    }
+}
+
 pub(crate) fn custom(api: &AwsApi, r: &SimulateCustomPolicyRequest) -> Result<Node, ApiError> {
     let identity = parse_inputs(&r.policy_input_list, "PolicyInputList", DocKind::Identity)?;
     let boundary = parse_inputs(
@@ -146,18 +230,37 @@ pub(crate) fn custom(api: &AwsApi, r: &SimulateCustomPolicyRequest) -> Result<No
     )?;
     let account = api.account().as_str();
     let principal = match &r.caller_arn {
-        Some(arn) => {
-            let name = arn
-                .parse::<Arn>()
-                .map(|a| a.resource_name().to_owned())
-                .unwrap_or_default();
-            RequestPrincipal::user(arn, account, &name, "")
+        Some(arn) => caller_principal(arn)?,
+        None if r.resource_policy.is_some() => {
+            // IAM: "CallerArn is required if you include a ResourcePolicy so
+            // that the policy's Principal element has a value to use in
+            // evaluating the policy."
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "CallerArn is required when ResourcePolicy is specified.",
+            ));
         }
         None => RequestPrincipal::root(account),
+    };
+    let resource = match &r.resource_policy {
+        Some(text) => {
+            let policy = Policy::parse_with_limit(text, DocKind::Resource, SizeLimit::Unlimited)
+                .map_err(|e| policy_error(&e, false))?;
+            let owner = match &r.resource_owner {
+                Some(owner) => resource_owner(owner)?,
+                None => principal.account.clone(),
+            };
+            Some(ResourceInput {
+                policy: Arc::new(policy),
+                owner,
+            })
+        }
+        None => None,
     };
     let inputs = Inputs {
         identity,
         boundary,
+        resource,
         principal,
         entity_type: "none",
     };
@@ -189,14 +292,12 @@ pub(crate) async fn principal(
         return Err(invalid());
     }
     let name = arn.resource_name().to_owned();
-    let (kind, principal, entity_type) = match arn.resource_type() {
+    let (subject, principal, entity_type) = match arn.resource_type() {
         "user" => {
             let u = api.store().get_user(&name).await.map_err(store_error)?;
             (
-                CallerKind::User {
+                Subject::User {
                     name: u.name.clone(),
-                    id: u.id.clone(),
-                    arn: u.arn.clone(),
                 },
                 RequestPrincipal::user(&u.arn, &account, &u.name, &u.id),
                 "user",
@@ -205,11 +306,9 @@ pub(crate) async fn principal(
         "role" => {
             let role = api.store().get_role(&name).await.map_err(store_error)?;
             (
-                CallerKind::RoleSession {
-                    role_name: role.name.clone(),
-                    role_arn: role.arn.clone(),
-                    role_id: role.id.clone(),
-                    session_name: "simulation".to_owned(),
+                Subject::Role {
+                    name: role.name.clone(),
+                    id: Some(role.id.clone()),
                 },
                 RequestPrincipal::assumed_role(&role.arn, &role.arn, &account, &role.id),
                 "role",
@@ -217,15 +316,8 @@ pub(crate) async fn principal(
         }
         _ => return Err(invalid()),
     };
-    let caller = Caller {
-        kind,
-        account: account.clone(),
-        access_key_id: String::new(),
-        session: None,
-        region: "us-east-1".to_owned(),
-    };
-    let loaded = load_policies(api, &caller).await?;
-    let mut identity = loaded.identity;
+    let loaded = api.authorizer().subject_policies(&subject).await?;
+    let mut identity = loaded.identity.clone();
     identity.extend(parse_inputs(
         &r.policy_input_list,
         "PolicyInputList",
@@ -237,11 +329,12 @@ pub(crate) async fn principal(
         DocKind::PermissionsBoundary,
     )?;
     if boundary.is_empty() {
-        boundary.extend(loaded.boundary);
+        boundary.extend(loaded.boundary.clone());
     }
     let inputs = Inputs {
         identity,
         boundary,
+        resource: None,
         principal,
         entity_type,
     };

@@ -2,11 +2,12 @@
 //! GetAccessKeyInfo, DecodeAuthorizationMessage.
 
 use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
-use irsa_policy::{PolicyKind as DocKind, PolicySource};
+use irsa_auth::{Check, ResourcePolicy, Verdict};
+use irsa_policy::PolicyKind as DocKind;
 use irsa_store::{Role, StoreError};
 
-use crate::auth::{Caller, CallerKind};
-use crate::authorize;
+use irsa_auth::{Caller, CallerKind};
+use crate::outbound::request_tag_keys;
 use crate::error::{ApiError, DenialReason, ErrorCode};
 use crate::model::{AssumeRoleRequest, GetSessionTokenRequest, Request};
 use crate::protocol::response::{credentials_node, Node};
@@ -27,7 +28,7 @@ pub(crate) async fn dispatch(
         Request::GetCallerIdentity(_) => Ok(Some(
             Node::object()
                 .with("UserId", caller.user_id())
-                .with("Account", caller.account.as_str())
+                .with("Account", caller.account())
                 .with("Arn", caller.arn()),
         )),
         Request::AssumeRole(r) => assume_role(api, caller, &r, info).await.map(Some),
@@ -78,7 +79,7 @@ async fn assume_role(
     if caller.is_root() {
         return Err(ApiError::root_cannot_assume_roles());
     }
-    let chained = matches!(caller.kind, CallerKind::RoleSession { .. });
+    let chained = matches!(caller.kind(), CallerKind::RoleSession { .. });
     if chained && r.duration_seconds.is_some_and(|d| d > CHAINED_MAX_SECONDS) {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
@@ -112,7 +113,7 @@ async fn assume_role(
     // Tags: the caller's transitive tags carry over and cannot be overridden.
     let mut tags: Vec<SessionTag> = Vec::new();
     let mut transitive: Vec<String> = Vec::new();
-    if let Some(claims) = &caller.session {
+    if let Some(claims) = caller.session() {
         for t in &claims.tags {
             if claims
                 .transitive_tag_keys
@@ -148,8 +149,7 @@ async fn assume_role(
         }
     }
     let inherited_source = caller
-        .session
-        .as_ref()
+        .session()
         .and_then(|c| c.source_identity.clone());
     if let (Some(old), Some(new)) = (&inherited_source, &r.source_identity) {
         if old != new {
@@ -161,54 +161,55 @@ async fn assume_role(
     }
     let source_identity = inherited_source.or_else(|| r.source_identity.clone());
 
-    // Trust policy + the caller's own identity policies.
+    // Trust policy (the role's resource-based policy) + the caller's own
+    // identity policies.
     let trust = api
-        .inner
-        .policies
-        .get(&role.assume_role_policy_document, DocKind::Trust)
+        .authorizer()
+        .parse_stored(&role.assume_role_policy_document, DocKind::Trust)
         .map_err(|e| ApiError::service_failure(&e))?;
-    let loaded = authorize::load_policies(api, caller).await?;
-    let check = |action: &str| {
-        let mut ctx =
-            authorize::context(api, caller, action, &role.arn, info, &loaded.principal_tags);
-        ctx.insert("sts:RoleSessionName", r.role_session_name.as_str());
-        if let Some(x) = &r.external_id {
-            ctx.insert("sts:ExternalId", x.as_str());
-        }
-        if let Some(s) = &r.source_identity {
-            ctx.insert("sts:SourceIdentity", s.as_str());
-        }
-        if !r.tags.is_empty() {
-            ctx.insert(
-                "aws:TagKeys",
-                r.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>(),
-            );
-            for t in &r.tags {
-                ctx.insert(&format!("aws:RequestTag/{}", t.key), t.value.as_str());
-            }
-        }
-        if !r.transitive_tag_keys.is_empty() {
-            ctx.insert("sts:TransitiveTagKeys", r.transitive_tag_keys.clone());
-        }
-        loaded
-            .evaluate(&ctx, Some(PolicySource::new("trust", &trust)))
-            .is_allowed()
+    let trust = ResourcePolicy {
+        id: "trust",
+        policy: &trust,
+        owner_account: api.account().as_str(),
     };
-    if !check("sts:AssumeRole") {
-        return Err(denied(caller, &role.arn));
+    let mut context = vec![(
+        "sts:RoleSessionName".to_owned(),
+        vec![r.role_session_name.clone()],
+    )];
+    if let Some(x) = &r.external_id {
+        context.push(("sts:ExternalId".to_owned(), vec![x.clone()]));
     }
-    if !r.tags.is_empty() && !check("sts:TagSession") {
-        return Err(ApiError::not_authorized(
-            &caller.arn(),
-            "sts:TagSession",
-            &role.arn,
-            DenialReason::Unspecified,
+    if let Some(s) = &r.source_identity {
+        context.push(("sts:SourceIdentity".to_owned(), vec![s.clone()]));
+    }
+    context.extend(request_tag_keys(&r.tags));
+    if !r.transitive_tag_keys.is_empty() {
+        context.push((
+            "sts:TransitiveTagKeys".to_owned(),
+            r.transitive_tag_keys.clone(),
         ));
     }
-    if r.source_identity.is_some() && !check("sts:SetSourceIdentity") {
+    let check = |action| {
+        Check::new(action, &role.arn)
+            .with_context(&context)
+            .with_resource_policy(Some(trust))
+    };
+    let mut checks = vec![check("sts:AssumeRole")];
+    if !r.tags.is_empty() {
+        checks.push(check("sts:TagSession"));
+    }
+    if r.source_identity.is_some() {
+        checks.push(check("sts:SetSourceIdentity"));
+    }
+    let verdict = api
+        .authorizer()
+        .check_all(caller, &info.facts(), &checks)
+        .await?;
+    if let Verdict::Denied(denial) = verdict {
+        // STS names no policy kind for trust-policy denials.
         return Err(ApiError::not_authorized(
             &caller.arn(),
-            "sts:SetSourceIdentity",
+            &denial.action,
             &role.arn,
             DenialReason::Unspecified,
         ));
@@ -305,7 +306,7 @@ fn get_session_token(
     caller: &Caller,
     r: &GetSessionTokenRequest,
 ) -> Result<Node, ApiError> {
-    let (principal, max) = match &caller.kind {
+    let (principal, max) = match caller.kind() {
         CallerKind::Root => (SessionPrincipal::Root, 3600),
         CallerKind::User { id, arn, .. } => (
             SessionPrincipal::User {

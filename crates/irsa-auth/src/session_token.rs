@@ -29,8 +29,6 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::error::ApiError;
-
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -63,18 +61,6 @@ pub enum SessionTokenError {
     /// Sealing failed (claims too large to serialize or encrypt).
     #[error("the session could not be sealed")]
     Seal,
-}
-
-impl From<SessionTokenError> for ApiError {
-    fn from(e: SessionTokenError) -> Self {
-        match e {
-            SessionTokenError::Invalid => ApiError::invalid_client_token_id(),
-            SessionTokenError::Expired => ApiError::expired_token(),
-            SessionTokenError::InvalidKey(_) | SessionTokenError::Seal => {
-                ApiError::service_failure(&e)
-            }
-        }
-    }
 }
 
 /// One sealing key: an id (ASCII letters, digits, `.`, `_`, `-`; ≤ 64) and
@@ -442,7 +428,6 @@ mod tests {
     use irsa_core::{generate_id, generate_secret_access_key, IdPrefix, TestClock};
 
     use super::*;
-    use crate::error::ErrorCode;
 
     const NOW: u64 = 1_795_442_400;
     const NOW_I: i64 = 1_795_442_400;
@@ -617,18 +602,6 @@ mod tests {
         assert_eq!(
             open(&token, &ring(), clock.now()),
             Err(SessionTokenError::Expired)
-        );
-        let api: ApiError = SessionTokenError::Expired.into();
-        assert_eq!(api.code, ErrorCode::ExpiredToken);
-        assert_eq!(
-            api.message,
-            "The security token included in the request is expired"
-        );
-        let api: ApiError = SessionTokenError::Invalid.into();
-        assert_eq!(api.code, ErrorCode::InvalidClientTokenId);
-        assert_eq!(
-            api.message,
-            "The security token included in the request is invalid."
         );
     }
 

@@ -1,0 +1,31 @@
+//! The one authentication and authorization core of irsa, shared by every
+//! front (the STS/IAM Query API, the S3 gateway): nothing here knows a
+//! wire protocol.
+//!
+//! - [`Authenticator`]: SigV4 request → verified [`Caller`] (root, user,
+//!   role session, user session), long-term keys from the store (cached),
+//!   temporary keys from sealed [`session_token`]s (no store read).
+//! - [`Authorizer`]: `(caller, action, resource, context, resource policy)`
+//!   → [`Verdict`], the AccessDenied wording built once in [`Denial`].
+//!
+//! Errors stay typed ([`AuthError`]); each front maps them to its own wire
+//! codes at its edge.
+
+mod authenticate;
+mod authorize;
+mod caller;
+mod denial;
+mod error;
+pub mod managed;
+mod session_keys;
+pub mod session_token;
+
+pub use authenticate::{Authenticated, Authenticator, KEY_CACHE_TTL};
+pub use authorize::{
+    Authorizer, Check, PrincipalPolicies, RequestFacts, ResourcePolicy, Verdict, POLICY_CACHE_TTL,
+};
+pub use caller::{Caller, CallerKind, Subject};
+pub use denial::{Denial, DenialReason, PolicyKind};
+pub use error::AuthError;
+pub use session_keys::{SessionKeys, SESSION_TOKEN_KEY_PURPOSE};
+pub use session_token::{KeyRing, SessionClaims, SessionKey, SessionPrincipal, SessionTag, SessionTokenError};
