@@ -163,10 +163,11 @@ pub enum ChunkedEvent<'a> {
     ChunkEnd { len: u64 },
     /// The body ended: final chunk, trailers, their signature, checksums
     /// and length all verified. Trailers are in
-    /// [`AwsChunkedDecoder::trailers`].
+    /// [`AwsChunkedDecoder::trailers`]. Reported once.
     End,
     /// Every byte given was consumed; feed more (or call
-    /// [`AwsChunkedDecoder::finish`] at the end of the body).
+    /// [`AwsChunkedDecoder::finish`] at the end of the body). Also the
+    /// answer to empty input after [`ChunkedEvent::End`].
     NeedInput,
 }
 
@@ -329,8 +330,10 @@ impl AwsChunkedDecoder {
             let rest = &input[used..];
             match self.state {
                 State::Done => {
+                    // End is reported once; afterwards there is nothing to
+                    // wait for, so a caller's loop ends on NeedInput.
                     if rest.is_empty() {
-                        return Ok((used, ChunkedEvent::End));
+                        return Ok((used, ChunkedEvent::NeedInput));
                     }
                     return Err(SigV4Error::MalformedChunkedBody(
                         "data after the final chunk",
