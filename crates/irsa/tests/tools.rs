@@ -403,8 +403,8 @@ fn issuer_keys_bad_input_names_the_file() {
         (vec![not_pem.as_path()], "not-pem.pub: not a PEM file"),
         (vec![private.as_path()], "sa.key: contains a private key"),
         (
-            vec![rsa_pub.as_path(), ec_pub.as_path()],
-            "ec.pub: holds a key of type EC",
+            vec![rsa_pub.as_path(), not_pem.as_path(), ec_pub.as_path()],
+            "not-pem.pub: not a PEM file",
         ),
     ] {
         let out = write_keys(&out_dir, https, &files, &[]);
@@ -421,6 +421,208 @@ fn issuer_keys_bad_input_names_the_file() {
     let out = write_keys(&out_dir, "http://oidc.example", &[&rsa_pub], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!out_dir.exists(), "nothing written on error");
+}
+
+/// Runs `sh -c script` and returns stdout; panics with stderr on failure.
+fn shell(script: &str) -> Vec<u8> {
+    let out = Command::new("sh").args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+    out.stdout
+}
+
+/// A DER INTEGER of an unsigned big-endian number.
+fn der_uint(be: &[u8]) -> Vec<u8> {
+    let first = be.iter().position(|&b| b != 0).unwrap_or(be.len() - 1);
+    let mut content = be[first..].to_vec();
+    if content[0] & 0x80 != 0 {
+        content.insert(0, 0);
+    }
+    let mut out = vec![0x02, u8::try_from(content.len()).unwrap()];
+    out.extend(content);
+    out
+}
+
+/// Verifies an ES512 JWS with openssl, using only the JWK's `x` and `y`: the
+/// P-521 key is rebuilt as SubjectPublicKeyInfo, the JWS `r||s` as DER.
+fn verify_es512_with_openssl(token: &str, jwk: &Value, dir: &Path) {
+    use irsa_oidc::jwt::b64url_decode;
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str()),
+        (Some("EC"), Some("P-521"))
+    );
+    let x = b64url_decode(jwk["x"].as_str().unwrap()).unwrap();
+    let y = b64url_decode(jwk["y"].as_str().unwrap()).unwrap();
+    assert_eq!((x.len(), y.len()), (66, 66));
+    // SEQUENCE { SEQUENCE { id-ecPublicKey, secp521r1 }, BIT STRING 04||x||y }
+    let mut spki = vec![
+        0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+        0x05, 0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00, 0x04,
+    ];
+    spki.extend(&x);
+    spki.extend(&y);
+    let key_file = dir.join("p521-from-jwk.pem");
+    std::fs::write(&key_file, pem("PUBLIC KEY", &spki)).unwrap();
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let signature = b64url_decode(signature).unwrap();
+    assert_eq!(signature.len(), 132);
+    let body = [der_uint(&signature[..66]), der_uint(&signature[66..])].concat();
+    let mut der = vec![0x30];
+    if body.len() > 127 {
+        der.push(0x81);
+    }
+    der.push(u8::try_from(body.len()).unwrap());
+    der.extend(body);
+    let (input_file, sig_file) = (dir.join("es512.input"), dir.join("es512.sig"));
+    std::fs::write(&input_file, input).unwrap();
+    std::fs::write(&sig_file, der).unwrap();
+    let out = shell(&format!(
+        "openssl dgst -sha512 -verify '{}' -signature '{}' '{}'",
+        key_file.display(),
+        sig_file.display(),
+        input_file.display()
+    ));
+    assert_eq!(text(&out).trim(), "Verified OK");
+}
+
+/// kube-apiserver takes several `--service-account-key-file`s of mixed
+/// types; `irsa issuer keys` publishes each with its own kid, kty and alg,
+/// discovery lists every alg, and a token signed by each key verifies
+/// against the served JWKS (jsonwebtoken for RS256/ES256/ES384, openssl for
+/// ES512, which jsonwebtoken lacks, and `irsa token verify` for all).
+#[test]
+fn issuer_keys_publishes_mixed_rsa_and_ec_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = [
+        (SigningKeyType::Rsa2048, "RSA", None, "RS256"),
+        (SigningKeyType::EcdsaP256, "EC", Some("P-256"), "ES256"),
+        (SigningKeyType::EcdsaP384, "EC", Some("P-384"), "ES384"),
+        (SigningKeyType::EcdsaP521, "EC", Some("P-521"), "ES512"),
+    ]
+    .map(|(kind, kty, crv, alg)| (SigningKey::generate(kind).unwrap(), kty, crv, alg));
+    // RSA and P-256 in files of their own, P-384 and P-521 in one bundle.
+    let rsa_pub = dir.path().join("rsa.pub");
+    let p256_pub = dir.path().join("p256.pub");
+    let bundle = dir.path().join("ec-bundle.pem");
+    std::fs::write(
+        &rsa_pub,
+        pem("PUBLIC KEY", &keys[0].0.public_key().spki_der()),
+    )
+    .unwrap();
+    std::fs::write(
+        &p256_pub,
+        pem("PUBLIC KEY", &keys[1].0.public_key().spki_der()),
+    )
+    .unwrap();
+    std::fs::write(
+        &bundle,
+        format!(
+            "{}{}",
+            pem("PUBLIC KEY", &keys[2].0.public_key().spki_der()),
+            pem("PUBLIC KEY", &keys[3].0.public_key().spki_der())
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("site");
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let out = write_keys(
+        &out_dir,
+        &issuer,
+        &[&rsa_pub, &p256_pub, &bundle],
+        &["--allow-insecure-issuer"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (key, _, _, alg) in &keys {
+        assert!(
+            text(&out.stdout).contains(&format!("kid {} ({alg})", key.kid())),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+
+    let disco: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join(".well-known/openid-configuration")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        disco["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256", "ES384", "ES512"])
+    );
+
+    let _server = Running(
+        irsa()
+            .args(["issuer", "serve", "--dir", out_dir.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "/openid/v1/jwks");
+    let (_, _, served) = get(port, "/openid/v1/jwks").unwrap();
+    let jwks: Value = serde_json::from_str(&served).unwrap();
+    let published = jwks["keys"].as_array().unwrap();
+    assert_eq!(published.len(), 4, "{jwks:#}");
+
+    for (i, (key, kty, crv, alg)) in keys.iter().enumerate() {
+        let jwk = &published[i];
+        // kid = base64url-no-pad(SHA-256(DER SPKI)), computed by openssl from
+        // the PEM the user gave.
+        let spki_file = dir.path().join(format!("key-{i}.pem"));
+        std::fs::write(&spki_file, pem("PUBLIC KEY", &key.public_key().spki_der())).unwrap();
+        let kid = shell(&format!(
+            "openssl pkey -pubin -in '{}' -outform DER | openssl dgst -sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d '='",
+            spki_file.display()
+        ));
+        assert_eq!(jwk["kid"].as_str(), Some(text(&kid).trim()), "{jwk}");
+        assert_eq!(jwk["kty"].as_str(), Some(*kty), "{jwk}");
+        assert_eq!(jwk["crv"].as_str(), *crv, "{jwk}");
+        assert_eq!(jwk["alg"].as_str(), Some(*alg), "{jwk}");
+        assert_eq!(jwk["use"], "sig");
+
+        let token = ServiceAccountToken {
+            issuer: issuer.clone(),
+            audiences: vec!["sts.amazonaws.com".into()],
+            namespace: "default".into(),
+            service_account: ObjectRef {
+                name: format!("sa-{i}"),
+                uid: "u".into(),
+            },
+            pod: None,
+            node: None,
+            expiration_seconds: 3600,
+            warn_after: None,
+        }
+        .mint(key, now())
+        .unwrap();
+        if *alg == "ES512" {
+            verify_es512_with_openssl(&token, jwk, dir.path());
+        } else {
+            let claims = verify_with_jsonwebtoken(&token, &served, &issuer, "sts.amazonaws.com");
+            assert_eq!(
+                claims["sub"],
+                format!("system:serviceaccount:default:sa-{i}")
+            );
+        }
+        let token_file = dir.path().join(format!("token-{i}"));
+        std::fs::write(&token_file, &token).unwrap();
+        let out = run(&[
+            "token",
+            "verify",
+            token_file.to_str().unwrap(),
+            "--issuer",
+            &issuer,
+            "--audience",
+            "sts.amazonaws.com",
+            "--allow-insecure-issuer",
+        ]);
+        assert!(
+            out.status.success(),
+            "{alg}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -992,4 +1194,191 @@ fn token_issue_against_a_running_server() {
     ]);
     let out = issue(&user_env);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A minimal Kubernetes API for `irsa webhook`: the ServiceAccount `default/app`
+/// (GET and LIST; watches end at once, so the webhook falls back to GETs).
+fn fake_kube_api(service_account: Value) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head);
+            let path = head.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = if path.contains("watch=") {
+                ("200 OK", String::new())
+            } else if path.starts_with("/api/v1/namespaces/default/serviceaccounts/app") {
+                ("200 OK", service_account.to_string())
+            } else if path.contains("serviceaccounts") {
+                let list = serde_json::json!({
+                    "apiVersion": "v1", "kind": "ServiceAccountList",
+                    "metadata": {"resourceVersion": "1"}, "items": [service_account]
+                });
+                ("200 OK", list.to_string())
+            } else {
+                ("404 Not Found", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}"#.to_owned())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// `irsa webhook` as the upstream's users run it: `--sts-regional-endpoint`
+/// alone means true (Go flag semantics), `--in-cluster=false`, and
+/// `--s3-endpoint-url` injects AWS_ENDPOINT_URL_S3; bad boolean values stop
+/// it with a usage error. The AdmissionReview goes over real TLS.
+#[test]
+fn webhook_binary_takes_go_boolean_flags_and_injects_endpoints() {
+    let help = run(&["webhook", "--help"]);
+    assert!(text(&help.stdout).contains("--s3-endpoint-url"));
+    assert!(text(&help.stdout).contains("IRSA_S3_ENDPOINT_URL"));
+    for bad in [
+        &["--sts-regional-endpoint=yes"][..],
+        &["--sts-regional-endpoint", "false"][..],
+        &["--in-cluster=nope"][..],
+    ] {
+        let mut args = vec!["webhook"];
+        args.extend_from_slice(bad);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("a value is required"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    shell(&format!(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+         -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout '{}' -out '{}' 2>/dev/null",
+        key.display(),
+        cert.display()
+    ));
+    let api = fake_kube_api(serde_json::json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "app", "namespace": "default", "resourceVersion": "1",
+                     "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/app"}}
+    }));
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{api}\n\
+             users:\n- name: u\n  user:\n    token: test\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n\
+             current-context: x\n"
+        ),
+    )
+    .unwrap();
+    let (port, metrics) = (free_port(), free_port());
+    let _webhook = Running(
+        irsa()
+            .args(["webhook", "--sts-regional-endpoint", "--in-cluster=false"])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .args(["--listen-address", "127.0.0.1"])
+            .args(["--port", &port.to_string()])
+            .args(["--metrics-port", &metrics.to_string()])
+            .args(["--s3-endpoint-url", "https://s3.irsa.test:9443"])
+            .env("IRSA_STS_ENDPOINT_URL", "https://irsa.test:8443")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(metrics, "/healthz");
+
+    let review = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "3f1c", "namespace": "default", "operation": "CREATE",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "object": {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "app-1", "namespace": "default"},
+                "spec": {"serviceAccountName": "app", "containers": [
+                    {"name": "app", "image": "amazon/aws-cli"},
+                    {"name": "own", "image": "x", "env": [{"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/own"}]}
+                ]}}
+        }
+    });
+    let review_file = dir.path().join("review.json");
+    std::fs::write(&review_file, review.to_string()).unwrap();
+    let answer = shell(&format!(
+        "curl -sS --max-time 10 --cacert '{}' -H 'Content-Type: application/json' --data-binary @'{}' https://127.0.0.1:{port}/mutate",
+        cert.display(),
+        review_file.display()
+    ));
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["response"]["uid"], "3f1c");
+    assert_eq!(answer["response"]["allowed"], true, "{answer:#}");
+    let patch_file = dir.path().join("patch.b64");
+    std::fs::write(&patch_file, answer["response"]["patch"].as_str().unwrap()).unwrap();
+    let patch: Value =
+        serde_json::from_slice(&shell(&format!("base64 -d '{}'", patch_file.display()))).unwrap();
+    let env_added = |container: usize| -> Vec<(String, String)> {
+        let prefix = format!("/spec/containers/{container}/env");
+        patch
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|op| op["path"].as_str().unwrap().starts_with(&prefix))
+            .flat_map(|op| match &op["value"] {
+                Value::Array(items) => items.clone(),
+                item => vec![item.clone()],
+            })
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_owned(),
+                    e["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        env_added(0),
+        owned(&[
+            ("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app"),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+            ),
+            ("AWS_ENDPOINT_URL_STS", "https://irsa.test:8443"),
+            ("AWS_ENDPOINT_URL_S3", "https://s3.irsa.test:9443"),
+        ]),
+        "{patch:#}"
+    );
+    // The container with its own AWS_ROLE_ARN gets no web-identity variable.
+    assert_eq!(
+        env_added(1),
+        owned(&[
+            ("AWS_STS_REGIONAL_ENDPOINTS", "regional"),
+            ("AWS_ENDPOINT_URL_STS", "https://irsa.test:8443"),
+            ("AWS_ENDPOINT_URL_S3", "https://s3.irsa.test:9443"),
+        ]),
+        "{patch:#}"
+    );
 }

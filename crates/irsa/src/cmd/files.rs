@@ -32,24 +32,16 @@ pub struct KeysArgs {
     pub allow_insecure_issuer: bool,
 }
 
-/// Reads every key file; errors name the file. Key types must not mix
-/// across files: one cluster signs with one kind of key.
+/// Reads every key file; errors name the file. Types may mix (RSA and EC
+/// P-256/P-384/P-521), as kube-apiserver accepts several
+/// `--service-account-key-file`s: each key is published with its own `kid`,
+/// `kty` and `alg`. A key given twice is published once.
 pub fn read_public_keys(files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
     let mut keys: Vec<PublicKey> = Vec::new();
-    let mut first: Option<(String, &'static str)> = None;
     for path in files {
         let name = path.display().to_string();
         let data = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
-        let parsed = irsa_oidc::parse_public_keys_pem(&name, &data)?;
-        for key in parsed {
-            let kty = key.material().kty();
-            match &first {
-                None => first = Some((name.clone(), kty)),
-                Some((first_file, first_kty)) if *first_kty != kty => bail!(
-                    "{name}: holds a key of type {kty} but {first_file} holds one of type {first_kty}; publish keys of one type"
-                ),
-                Some(_) => {}
-            }
+        for key in irsa_oidc::parse_public_keys_pem(&name, &data)? {
             if !keys.iter().any(|k| k.kid() == key.kid()) {
                 keys.push(key);
             }
@@ -271,11 +263,14 @@ mod tests {
         assert!(err.contains("garbage.pub: not a PEM file"), "{err}");
         let err = read_public_keys(&[private]).unwrap_err().to_string();
         assert!(err.contains("sa.key: contains a private key"), "{err}");
-        let err = read_public_keys(&[rsa_pub.clone(), ec_pub])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("ec.pub: holds a key of type EC but"), "{err}");
-        assert!(err.contains("rsa.pub"), "{err}");
+        // Mixed types are fine: each key keeps its own type and alg.
+        let mixed = read_public_keys(&[rsa_pub.clone(), ec_pub]).unwrap();
+        let kinds: Vec<(&str, &str)> = mixed
+            .iter()
+            .map(|k| (k.material().kty(), k.alg().as_str()))
+            .collect();
+        assert_eq!(kinds, [("RSA", "RS256"), ("EC", "ES256")]);
+        assert_eq!(mixed[1].kid(), ec.kid());
         let err = read_public_keys(&[dir.path().join("nope.pub")]).unwrap_err();
         assert!(
             format!("{err:#}").contains("nope.pub: cannot read"),
