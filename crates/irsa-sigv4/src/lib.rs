@@ -9,8 +9,8 @@
 //! 2. The caller looks up the secret access key (unknown or inactive key:
 //!    [`SigV4Error::InvalidClientTokenId`]).
 //! 3. [`verify`] checks the time window, rebuilds the canonical request
-//!    (non-S3 rules), derives the signing key and compares signatures in
-//!    constant time, yielding a [`VerifiedSignature`].
+//!    (the generic rules, or S3's), derives the signing key and compares
+//!    signatures in constant time, yielding a [`VerifiedSignature`].
 //!
 //! [`SigV4Config`] holds the policy (allowed services, skew); the free
 //! functions use its default.
@@ -64,7 +64,7 @@ pub use error::SigV4Error;
 pub use parse::{CredentialScope, ParsedSignature, SignatureForm, MAX_PRESIGNED_EXPIRES_SECONDS};
 pub use payload::{PayloadCheck, PayloadMode};
 pub use request::{Payload, RequestParts};
-pub use signing::{ChunkSigningContext, SigningKey};
+pub use signing::ChunkSigningContext;
 pub use verify::{SecretLookup, VerifiedSignature, DEFAULT_MAX_SKEW};
 
 /// When S3's canonicalisation and payload rules apply.

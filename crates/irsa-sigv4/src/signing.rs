@@ -31,7 +31,7 @@ pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
 /// "aws4_request"). Zeroed on drop, never printed.
 #[derive(Clone)]
-pub struct SigningKey(Zeroizing<[u8; 32]>);
+pub(crate) struct SigningKey(Zeroizing<[u8; 32]>);
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,7 +42,7 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// Derives the key of `secret` for one day (`YYYYMMDD`), region and
     /// service.
-    pub fn derive(secret: &SecretString, date: &str, region: &str, service: &str) -> Self {
+    pub(crate) fn derive(secret: &SecretString, date: &str, region: &str, service: &str) -> Self {
         let mut k_secret = Zeroizing::new(Vec::with_capacity(4 + secret.expose().len()));
         k_secret.extend_from_slice(b"AWS4");
         k_secret.extend_from_slice(secret.expose().as_bytes());
