@@ -211,6 +211,8 @@ pub struct AwsChunkedDecoder {
     chunk_len: u64,
     chunk_remaining: u64,
     previous_chunk_len: Option<u64>,
+    /// Chunk-size lines read so far (S3 numbers chunks from 1).
+    chunk_count: u64,
     decoded_len: u64,
     checksum: Option<Checksummer>,
     trailers: Vec<(String, String)>,
@@ -259,6 +261,7 @@ impl AwsChunkedDecoder {
             chunk_len: 0,
             chunk_remaining: 0,
             previous_chunk_len: None,
+            chunk_count: 0,
             decoded_len: 0,
             checksum,
             trailers: Vec::new(),
@@ -473,6 +476,7 @@ impl AwsChunkedDecoder {
                 ))
             }
         };
+        self.chunk_count += 1;
         if size > self.options.max_chunk_size {
             return Err(SigV4Error::LimitExceeded(format!(
                 "A chunk of {size} bytes is larger than this server's limit of {} bytes.",
@@ -483,6 +487,8 @@ impl AwsChunkedDecoder {
             if size != 0 && previous < self.options.min_chunk_size {
                 return Err(SigV4Error::InvalidChunkSize {
                     min: self.options.min_chunk_size,
+                    chunk: self.chunk_count,
+                    bad_chunk_size: previous,
                 });
             }
         }

@@ -114,9 +114,15 @@ pub enum SigV4Error {
     )]
     DecodedLengthMismatch { expected: u64, received: u64 },
 
-    /// A chunk before the last was shorter than S3's minimum (8 KiB).
+    /// A chunk before the last was shorter than S3's minimum (8 KiB):
+    /// `bad_chunk_size` is its size, `chunk` the (1-based) number of the
+    /// chunk that followed it, as S3 reports them.
     #[error("Only the last chunk is allowed to have a size less than {min} bytes")]
-    InvalidChunkSize { min: u64 },
+    InvalidChunkSize {
+        min: u64,
+        chunk: u64,
+        bad_chunk_size: u64,
+    },
 
     /// A chunk, chunk-size line or trailer section beyond this server's
     /// limits (S3 has its own; the message names ours).
@@ -232,6 +238,27 @@ impl SigV4Error {
             | Self::SignatureExpired { .. }
             | Self::SignatureNotYetCurrent { .. } => 403,
             _ => 400,
+        }
+    }
+
+    /// The elements S3 adds to `<Error>` after `<Message>` for this fault
+    /// (`<Chunk>`/`<BadChunkSize>`, `<NumberBytesExpected>`/
+    /// `<NumberBytesProvided>`), as (element name, text).
+    pub fn s3_error_fields(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::InvalidChunkSize {
+                chunk,
+                bad_chunk_size,
+                ..
+            } => vec![
+                ("Chunk", chunk.to_string()),
+                ("BadChunkSize", bad_chunk_size.to_string()),
+            ],
+            Self::DecodedLengthMismatch { expected, received } => vec![
+                ("NumberBytesExpected", expected.to_string()),
+                ("NumberBytesProvided", received.to_string()),
+            ],
+            _ => Vec::new(),
         }
     }
 

@@ -653,6 +653,13 @@ fn decoded_length_must_match() {
             }
         );
         assert_eq!(err.s3_code(), "IncompleteBody");
+        assert_eq!(
+            err.s3_error_fields(),
+            [
+                ("NumberBytesExpected", declared.to_string()),
+                ("NumberBytesProvided", received.to_string())
+            ]
+        );
     }
     // No declared length: anything goes.
     let mut decoder = upload.decoder_with(SK, ChunkedOptions::default()).unwrap();
@@ -675,11 +682,21 @@ fn chunk_size_rules_and_limits() {
     // S3: only the last chunk may be under 8 KiB.
     let small = sdk_upload(Mode::Signed, SK, &payload, 4096, None);
     let err = decode_err(&small, &small.body);
+    // S3 names the chunk after the short one, and the short one's size.
     assert_eq!(
         err,
         SigV4Error::InvalidChunkSize {
-            min: MIN_CHUNK_SIZE
+            min: MIN_CHUNK_SIZE,
+            chunk: 2,
+            bad_chunk_size: 4096
         }
+    );
+    assert_eq!(
+        err.s3_error_fields(),
+        [
+            ("Chunk", "2".to_owned()),
+            ("BadChunkSize", "4096".to_owned())
+        ]
     );
     assert_eq!(err.s3_code(), "InvalidChunkSizeError");
     assert_eq!(

@@ -699,7 +699,11 @@ fn every_error_has_s3_code_and_a_4xx_status() {
             400,
         ),
         (
-            SigV4Error::InvalidChunkSize { min: 8192 },
+            SigV4Error::InvalidChunkSize {
+                min: 8192,
+                chunk: 2,
+                bad_chunk_size: 1,
+            },
             "InvalidChunkSizeError",
             400,
         ),
