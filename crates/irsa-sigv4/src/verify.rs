@@ -63,6 +63,11 @@ impl VerifiedSignature {
 
     /// The check of a body that is not aws-chunked (SHA-256 and an
     /// `x-amz-checksum-*` header of `request`).
+    ///
+    /// Only for operations whose checksum headers describe the body
+    /// (PutObject, UploadPart, …). On CompleteMultipartUpload they describe
+    /// the assembled object, not the XML body: use
+    /// `PayloadCheck::new(Some(verified.payload_mode()), None)` there.
     pub fn payload_check(&self, request: &RequestParts<'_>) -> Result<PayloadCheck, SigV4Error> {
         PayloadCheck::for_request(&self.payload_mode, request)
     }
