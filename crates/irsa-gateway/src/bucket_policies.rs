@@ -1,0 +1,171 @@
+//! Bucket policies: kept in irsa's store, read through a short cache.
+//!
+//! Consistency: a Put/DeleteBucketPolicy through this process replaces the
+//! cached entry at once; a change made through another replica is seen
+//! within [`BUCKET_POLICY_CACHE_TTL`] (the 5 s bound the docs promise).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use irsa_core::SharedClock;
+use irsa_policy::{Policy, PolicyError, PolicyKind, SizeLimit};
+use irsa_store::Store;
+use time::{Duration, OffsetDateTime};
+
+/// How long a bucket's policy (or its absence) read from the store is trusted.
+pub const BUCKET_POLICY_CACHE_TTL: Duration = Duration::seconds(5);
+
+/// Bound on cached buckets, so requests for made-up bucket names cannot
+/// grow memory without limit.
+const CACHE_MAX: usize = 10_000;
+
+/// A stored bucket policy, parsed.
+#[derive(Debug)]
+pub struct LoadedBucketPolicy {
+    /// `bucket-policy:BUCKET`, as traces and audit lines name it.
+    pub id: String,
+    pub document: String,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    policy: Option<Arc<LoadedBucketPolicy>>,
+    loaded: OffsetDateTime,
+}
+
+/// The bucket policies of the account, cached.
+#[derive(Debug)]
+pub struct BucketPolicies {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    cache: RwLock<HashMap<String, Cached>>,
+    /// Bumped by local writes so a read that started before one does not
+    /// put the old policy back.
+    generation: AtomicU64,
+}
+
+/// The store failed (safe to log).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("bucket policy store unavailable: {0}")]
+pub struct StoreUnavailable(pub String);
+
+impl BucketPolicies {
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock) -> Self {
+        Self {
+            store,
+            clock,
+            cache: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Validates a document as S3 does on PutBucketPolicy: a resource
+    /// policy (Principal required) of at most 20 KB.
+    pub fn validate(document: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(document, PolicyKind::Resource)
+    }
+
+    /// The bucket's policy, `None` when it has none.
+    pub async fn get(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<Arc<LoadedBucketPolicy>>, StoreUnavailable> {
+        let now = self.clock.now_utc();
+        if let Ok(cache) = self.cache.read() {
+            if let Some(entry) = cache.get(bucket) {
+                if now - entry.loaded < BUCKET_POLICY_CACHE_TTL {
+                    return Ok(entry.policy.clone());
+                }
+            }
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let stored = self
+            .store
+            .get_bucket_policy(bucket)
+            .await
+            .map_err(|e| StoreUnavailable(e.to_string()))?;
+        let policy = stored.map(|stored| Arc::new(load(bucket, stored.document)));
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.remember(bucket, policy.clone(), now);
+        }
+        Ok(policy)
+    }
+
+    /// Stores a validated policy and caches it.
+    pub async fn put(
+        &self,
+        bucket: &str,
+        document: String,
+        policy: Policy,
+    ) -> Result<(), StoreUnavailable> {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.store
+            .put_bucket_policy(bucket, document.clone())
+            .await
+            .map_err(|e| StoreUnavailable(e.to_string()))?;
+        let loaded = Arc::new(LoadedBucketPolicy {
+            id: policy_id(bucket),
+            document,
+            policy,
+        });
+        self.remember(bucket, Some(loaded), self.clock.now_utc());
+        Ok(())
+    }
+
+    /// Removes the policy; `false` when there was none.
+    pub async fn delete(&self, bucket: &str) -> Result<bool, StoreUnavailable> {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let existed = self
+            .store
+            .delete_bucket_policy(bucket)
+            .await
+            .map_err(|e| StoreUnavailable(e.to_string()))?;
+        self.remember(bucket, None, self.clock.now_utc());
+        Ok(existed)
+    }
+
+    fn remember(&self, bucket: &str, policy: Option<Arc<LoadedBucketPolicy>>, now: OffsetDateTime) {
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= CACHE_MAX && !cache.contains_key(bucket) {
+                cache.retain(|_, e| now - e.loaded < BUCKET_POLICY_CACHE_TTL);
+                if cache.len() >= CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(
+                bucket.to_owned(),
+                Cached {
+                    policy,
+                    loaded: now,
+                },
+            );
+        }
+    }
+}
+
+fn policy_id(bucket: &str) -> String {
+    format!("bucket-policy:{bucket}")
+}
+
+/// Parses a stored document. It was validated when it was put; one that no
+/// longer parses (a stricter engine) denies everything rather than nothing.
+fn load(bucket: &str, document: String) -> LoadedBucketPolicy {
+    let policy = Policy::parse_with_limit(&document, PolicyKind::Resource, SizeLimit::Unlimited)
+        .unwrap_or_else(|e| {
+            tracing::warn!(bucket, error = %e, "stored bucket policy does not parse; it denies every request");
+            deny_all()
+        });
+    LoadedBucketPolicy {
+        id: policy_id(bucket),
+        document,
+        policy,
+    }
+}
+
+fn deny_all() -> Policy {
+    const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#;
+    Policy::parse_with_limit(DENY_ALL, PolicyKind::Resource, SizeLimit::Unlimited)
+        .unwrap_or_else(|e| unreachable!("static deny-all policy: {e}"))
+}

@@ -1,0 +1,137 @@
+//! The shared core's typed errors, in S3's words. (A DynamoDB front would
+//! have its own mapping next to this one.)
+
+use irsa_auth::{AuthError, Denial, DenialReason, PolicyKind};
+use irsa_s3::{S3Error, S3ErrorCode};
+use irsa_sigv4::SigV4Error;
+
+/// The S3 code named `code` (S3's spelling), `InternalError` if unknown.
+fn code_named(code: &str) -> S3ErrorCode {
+    S3ErrorCode::ALL
+        .into_iter()
+        .find(|c| c.as_str() == code)
+        .unwrap_or(S3ErrorCode::InternalError)
+}
+
+/// A SigV4 failure as Amazon S3 reports it.
+pub fn from_sigv4(error: &SigV4Error) -> S3Error {
+    S3Error::new(code_named(error.s3_code()), error.s3_message())
+}
+
+/// An authentication failure as Amazon S3 reports it.
+pub fn from_auth(error: &AuthError) -> S3Error {
+    match error {
+        AuthError::SigV4(e) => from_sigv4(e),
+        AuthError::UnknownAccessKey => S3Error::from_code(S3ErrorCode::InvalidAccessKeyId),
+        AuthError::MissingSessionToken | AuthError::InvalidSessionToken => {
+            S3Error::from_code(S3ErrorCode::InvalidToken)
+        }
+        AuthError::ExpiredSessionToken => S3Error::from_code(S3ErrorCode::ExpiredToken),
+        AuthError::Unavailable(why) => {
+            tracing::error!(error = %why, "identity store unavailable");
+            S3Error::from_code(S3ErrorCode::ServiceUnavailable)
+        }
+        AuthError::Internal(why) => {
+            tracing::error!(error = %why, "authentication failed internally");
+            S3Error::from_code(S3ErrorCode::InternalError)
+        }
+    }
+}
+
+/// A denial with AWS's S3 wording (the resource in quotes).
+pub fn from_denial(denial: &Denial) -> S3Error {
+    let kind = |k: PolicyKind| match k {
+        PolicyKind::IdentityBased => irsa_s3::PolicyType::IdentityBased,
+        PolicyKind::ResourceBased => irsa_s3::PolicyType::ResourceBased,
+        PolicyKind::PermissionsBoundary => irsa_s3::PolicyType::PermissionsBoundary,
+        PolicyKind::SessionPolicy => irsa_s3::PolicyType::SessionPolicy,
+    };
+    let reason = match denial.reason {
+        DenialReason::ExplicitDeny(k) => irsa_s3::DenialReason::ExplicitDeny(kind(k)),
+        DenialReason::NoAllow(k) => irsa_s3::DenialReason::NoAllow(kind(k)),
+        DenialReason::Unspecified => {
+            irsa_s3::DenialReason::NoAllow(irsa_s3::PolicyType::IdentityBased)
+        }
+    };
+    irsa_s3::access_denied(
+        &denial.principal_arn,
+        &denial.action,
+        &denial.resource,
+        reason,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_errors_take_s3_codes_and_statuses() {
+        let cases = [
+            (AuthError::UnknownAccessKey, "InvalidAccessKeyId", 403),
+            (AuthError::InvalidSessionToken, "InvalidToken", 400),
+            (AuthError::MissingSessionToken, "InvalidToken", 400),
+            (AuthError::ExpiredSessionToken, "ExpiredToken", 400),
+            (
+                AuthError::SigV4(SigV4Error::SignatureDoesNotMatch),
+                "SignatureDoesNotMatch",
+                403,
+            ),
+            (
+                AuthError::SigV4(SigV4Error::ContentSha256Mismatch),
+                "XAmzContentSHA256Mismatch",
+                400,
+            ),
+            (
+                AuthError::SigV4(SigV4Error::MissingAuthenticationToken),
+                "AccessDenied",
+                403,
+            ),
+            (
+                AuthError::Unavailable("db".into()),
+                "ServiceUnavailable",
+                503,
+            ),
+        ];
+        for (error, code, status) in cases {
+            let s3 = from_auth(&error);
+            assert_eq!(s3.code().as_str(), code, "{error:?}");
+            assert_eq!(s3.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn every_sigv4_s3_code_is_a_known_s3_code() {
+        let errors = [
+            SigV4Error::MissingAuthenticationToken,
+            SigV4Error::InvalidClientTokenId,
+            SigV4Error::SignatureDoesNotMatch,
+            SigV4Error::ChunkSignatureDoesNotMatch,
+            SigV4Error::ContentSha256Mismatch,
+            SigV4Error::IncompleteBody,
+            SigV4Error::MalformedTrailer,
+            SigV4Error::MissingContentSha256,
+            SigV4Error::InvalidContentSha256,
+        ];
+        for e in errors {
+            assert_eq!(from_sigv4(&e).code().as_str(), e.s3_code(), "{e:?}");
+            assert_eq!(from_sigv4(&e).status().as_u16(), e.s3_status(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn denial_message_in_s3_words() {
+        let denial = Denial::new(
+            "arn:aws:sts::123456789012:assumed-role/app/s",
+            "s3:GetObject",
+            "arn:aws:s3:::b/k",
+            DenialReason::NoAllow(PolicyKind::IdentityBased),
+        );
+        let e = from_denial(&denial);
+        assert_eq!(e.code(), S3ErrorCode::AccessDenied);
+        assert_eq!(
+            e.message(),
+            "User: arn:aws:sts::123456789012:assumed-role/app/s is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" because no identity-based policy allows the s3:GetObject action"
+        );
+    }
+}

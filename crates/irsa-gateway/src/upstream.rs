@@ -1,0 +1,286 @@
+//! The store behind the gateway: a pooled hyper client, and SigV4 signing
+//! of forwarded requests with the gateway's own key (the `aws-sigv4` crate:
+//! signing is not the product, verifying is).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
+use http::header::{HeaderName, HeaderValue, HOST};
+use http::{HeaderMap, Method, Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use irsa_core::SecretString;
+use irsa_sigv4::{ChunkSigningContext, SigV4Error};
+
+use crate::body::GatewayBody;
+
+/// Where the upstream is and how the gateway signs for it.
+#[derive(Clone)]
+pub struct UpstreamConfig {
+    /// `http(s)://host[:port][/prefix]`.
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    /// The region the upstream expects in signatures (`us-east-1` by default).
+    pub region: String,
+    /// An unreachable upstream fails within this (503 to the client).
+    pub connect_timeout: Duration,
+}
+
+impl fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key)
+            .field("region", &self.region)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+/// Why a request could not be sent upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("invalid upstream endpoint {0:?}: expected http(s)://host[:port]")]
+    InvalidEndpoint(String),
+    #[error("cannot sign the upstream request: {0}")]
+    Signing(String),
+    #[error("cannot reach the upstream: {0}")]
+    Unreachable(String),
+    /// The client's body was refused while it streamed (the upstream
+    /// request was aborted on purpose).
+    #[error("request body refused")]
+    BodyRejected,
+}
+
+/// The upstream store.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, GatewayBody>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    /// Path prefix of the endpoint, without a trailing slash ("" usually).
+    prefix: String,
+    config: UpstreamConfig,
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstream")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request signed for the upstream.
+#[derive(Debug)]
+pub struct SignedUpstreamRequest {
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    /// The `Signature=` of the request: seeds the chunk signatures of a
+    /// signed aws-chunked body.
+    pub seed_signature: String,
+}
+
+impl Upstream {
+    pub fn new(config: UpstreamConfig) -> Result<Self, UpstreamError> {
+        let invalid = || UpstreamError::InvalidEndpoint(config.endpoint.clone());
+        let uri: Uri = config.endpoint.parse().map_err(|_| invalid())?;
+        let scheme = uri.scheme().cloned().ok_or_else(invalid)?;
+        if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
+            return Err(invalid());
+        }
+        let authority = uri.authority().cloned().ok_or_else(invalid)?;
+        if uri.query().is_some() {
+            return Err(invalid());
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| UpstreamError::InvalidEndpoint(format!("{}: {e}", config.endpoint)))?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots_store(),
+        })
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Self {
+            client,
+            scheme,
+            authority,
+            prefix,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+
+    /// Signs a request for the upstream. `path_and_query` is path-style
+    /// (`/bucket/key?query`), already URI-encoded the way S3 wants it
+    /// (encoded once); `headers` are the ones to forward (no
+    /// `Authorization`, no hop-by-hop headers); `content_sha256` is the
+    /// `x-amz-content-sha256` to send (a hex SHA-256, `UNSIGNED-PAYLOAD` or
+    /// a `STREAMING-…` keyword).
+    pub fn sign(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        mut headers: HeaderMap,
+        content_sha256: &str,
+        time: SystemTime,
+    ) -> Result<SignedUpstreamRequest, UpstreamError> {
+        let uri: Uri = format!(
+            "{}://{}{}{}",
+            self.scheme, self.authority, self.prefix, path_and_query
+        )
+        .parse()
+        .map_err(|e| UpstreamError::Signing(format!("invalid upstream URI: {e}")))?;
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(self.authority.as_str())
+                .map_err(|e| UpstreamError::Signing(e.to_string()))?,
+        );
+        for name in [
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+        ] {
+            headers.remove(name);
+        }
+        let identity = aws_credential_types::Credentials::new(
+            &self.config.access_key_id,
+            self.config.secret_access_key.expose(),
+            None,
+            None,
+            "irsa-gateway",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        // S3: the path is signed as sent (encoded once, not normalised) and
+        // x-amz-content-sha256 is a signed header.
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.config.region)
+            .name("s3")
+            .time(time)
+            .settings(settings)
+            .build()
+            .map_err(|e| UpstreamError::Signing(e.to_string()))?
+            .into();
+        let mut pairs = Vec::with_capacity(headers.len());
+        for (name, value) in &headers {
+            let value = value.to_str().map_err(|_| {
+                UpstreamError::Signing(format!("header {name} is not visible ASCII"))
+            })?;
+            pairs.push((name.as_str(), value));
+        }
+        let signable = SignableRequest::new(
+            method.as_str(),
+            uri.to_string(),
+            pairs.into_iter(),
+            SignableBody::Precomputed(content_sha256.to_owned()),
+        )
+        .map_err(|e| UpstreamError::Signing(e.to_string()))?;
+        let (instructions, seed_signature) = sign(signable, &params)
+            .map_err(|e| UpstreamError::Signing(e.to_string()))?
+            .into_parts();
+        let mut out = headers;
+        for (name, value) in instructions.headers() {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| UpstreamError::Signing(e.to_string()))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|e| UpstreamError::Signing(e.to_string()))?;
+            out.insert(name, value);
+        }
+        Ok(SignedUpstreamRequest {
+            uri,
+            headers: out,
+            seed_signature,
+        })
+    }
+
+    /// The chain that signs forwarded chunks: the gateway's key, the
+    /// upstream request's time and its seed signature.
+    pub fn chunk_signing(
+        &self,
+        time: SystemTime,
+        seed_signature: &str,
+    ) -> Result<ChunkSigningContext, SigV4Error> {
+        ChunkSigningContext::new(
+            &self.config.secret_access_key,
+            time,
+            &self.config.region,
+            "s3",
+            seed_signature,
+        )
+    }
+
+    /// Sends a signed request. Connection failures (refused, timed out,
+    /// DNS) are [`UpstreamError::Unreachable`].
+    pub async fn send(
+        &self,
+        request: Request<GatewayBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        self.client.request(request).await.map_err(|e| {
+            if is_body_rejection(&e) {
+                UpstreamError::BodyRejected
+            } else {
+                UpstreamError::Unreachable(error_chain(&e))
+            }
+        })
+    }
+}
+
+fn webpki_roots_store() -> Vec<rustls_pki_types::TrustAnchor<'static>> {
+    webpki_roots::TLS_SERVER_ROOTS.to_vec()
+}
+
+/// Whether a client error was caused by our own body stream refusing the
+/// client's bytes.
+fn is_body_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<crate::body::BodyRejected>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
