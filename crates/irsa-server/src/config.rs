@@ -118,6 +118,9 @@ pub struct ServeConfig {
     /// HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`); plain HTTP
     /// when `None`. The binary sets it from [`crate::tls::TlsArgs`].
     pub tls: Option<crate::tls::TlsSource>,
+    /// The S3 gateway (`--s3-listen`), off when `None`. Its flags live in
+    /// [`S3Args`]; the binary sets this field from [`S3Args::validate`].
+    pub s3: Option<S3Config>,
 }
 
 /// Every problem found in a configuration, one line each.
@@ -387,6 +390,7 @@ impl ServeArgs {
                 allow_insecure_issuer: false,
                 issuer_rotation_period: None,
                 tls: None,
+                s3: None,
             }),
             _ => Err(ConfigErrors(problems)),
         }
@@ -419,6 +423,240 @@ fn check_data_dir_writable(dir: &Path) -> Result<(), String> {
     let probe = dir.join(format!(".irsa-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| e.to_string())?;
     std::fs::remove_file(&probe).map_err(|e| e.to_string())
+}
+
+/// Flags of the S3 gateway: `irsa serve --s3-listen ADDR --s3-upstream URL`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct S3Args {
+    /// Serve the S3 gateway on this address (host:port); off when unset.
+    #[arg(long, env = "IRSA_S3_LISTEN")]
+    pub s3_listen: Option<String>,
+
+    /// The S3-compatible store behind the gateway (http(s)://host:port).
+    #[arg(long, env = "IRSA_S3_UPSTREAM")]
+    pub s3_upstream: Option<String>,
+
+    /// Domain(s) for virtual-hosted requests (BUCKET.DOMAIN); repeat or
+    /// comma-separate. Other hosts are path-style.
+    #[arg(long = "s3-domain", env = "IRSA_S3_DOMAIN", value_delimiter = ',')]
+    pub s3_domains: Vec<String>,
+
+    /// `~/.aws/credentials`-format file with the upstream's key.
+    /// Alternatively set IRSA_S3_UPSTREAM_ACCESS_KEY_ID and
+    /// IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY(_FILE).
+    #[arg(long, env = "IRSA_S3_UPSTREAM_CREDENTIALS")]
+    pub s3_upstream_credentials: Option<PathBuf>,
+
+    /// Profile to read from --s3-upstream-credentials.
+    #[arg(long, env = "IRSA_S3_UPSTREAM_PROFILE", default_value = "default")]
+    pub s3_upstream_profile: String,
+
+    /// Region the upstream expects in signatures.
+    #[arg(long, env = "IRSA_S3_UPSTREAM_REGION", default_value = "us-east-1")]
+    pub s3_upstream_region: String,
+}
+
+/// A validated S3 gateway configuration.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub listen: SocketAddr,
+    /// `http(s)://host[:port]`, without a trailing slash.
+    pub upstream_url: String,
+    pub domains: Vec<String>,
+    pub upstream_access_key_id: String,
+    pub upstream_secret_access_key: SecretString,
+    pub upstream_region: String,
+}
+
+impl S3Args {
+    /// `Ok(None)` when the gateway is off; otherwise the configuration or
+    /// every problem found (to join the other flag groups' report).
+    pub fn validate(&self, env: &dyn Environment) -> Result<Option<S3Config>, Vec<String>> {
+        let mut problems = Vec::new();
+        let Some(listen_text) = &self.s3_listen else {
+            if self.s3_upstream.is_some() {
+                problems.push(
+                    "--s3-upstream is set but --s3-listen is not; set --s3-listen (e.g. 127.0.0.1:9000) to serve the S3 gateway"
+                        .to_owned(),
+                );
+            }
+            return if problems.is_empty() { Ok(None) } else { Err(problems) };
+        };
+        let listen = listen_text.parse::<SocketAddr>().ok();
+        if listen.is_none() {
+            problems.push(format!(
+                "--s3-listen: {listen_text:?} is not a host:port address such as 127.0.0.1:9000"
+            ));
+        }
+        let upstream_url = match &self.s3_upstream {
+            None => {
+                problems.push(
+                    "--s3-listen needs --s3-upstream: the S3-compatible store to front (e.g. http://127.0.0.1:3900)"
+                        .to_owned(),
+                );
+                None
+            }
+            Some(url) => match check_upstream_url(url) {
+                Ok(url) => Some(url),
+                Err(why) => {
+                    problems.push(format!("--s3-upstream: {why}"));
+                    None
+                }
+            },
+        };
+        let region = self.s3_upstream_region.trim();
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            problems.push(format!(
+                "--s3-upstream-region: {:?} is not a region name such as us-east-1",
+                self.s3_upstream_region
+            ));
+        }
+        let domains: Vec<String> = self
+            .s3_domains
+            .iter()
+            .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        for domain in &domains {
+            if domain.contains('/') || domain.contains(' ') {
+                problems.push(format!(
+                    "--s3-domain: {domain:?} is not a domain name such as s3.example.com"
+                ));
+            }
+        }
+        let credentials = self.upstream_credentials(env, &mut problems);
+        match (listen, upstream_url, credentials) {
+            (Some(listen), Some(upstream_url), Some((id, secret))) if problems.is_empty() => {
+                Ok(Some(S3Config {
+                    listen,
+                    upstream_url,
+                    domains,
+                    upstream_access_key_id: id,
+                    upstream_secret_access_key: secret,
+                    upstream_region: region.to_owned(),
+                }))
+            }
+            _ => Err(problems),
+        }
+    }
+
+    fn upstream_credentials(
+        &self,
+        env: &dyn Environment,
+        problems: &mut Vec<String>,
+    ) -> Option<(String, SecretString)> {
+        let id = env.var("IRSA_S3_UPSTREAM_ACCESS_KEY_ID");
+        let secret = secret_from_env(env, "IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY", problems);
+        let from_env = match (id, secret) {
+            (None, None) => None,
+            (Some(id), Some(secret)) => Some((id.trim().to_owned(), secret)),
+            (Some(_), None) => {
+                problems.push("IRSA_S3_UPSTREAM_ACCESS_KEY_ID is set but IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY(_FILE) is not; set both".to_owned());
+                return None;
+            }
+            (None, Some(_)) => {
+                problems.push("IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY is set but IRSA_S3_UPSTREAM_ACCESS_KEY_ID is not; set both".to_owned());
+                return None;
+            }
+        };
+        match (&self.s3_upstream_credentials, from_env) {
+            (Some(_), Some(_)) => {
+                problems.push("--s3-upstream-credentials and IRSA_S3_UPSTREAM_ACCESS_KEY_ID are both set; set only one".to_owned());
+                None
+            }
+            (None, Some(pair)) => Some(pair),
+            (Some(path), None) => match env.read_file(path) {
+                Err(err) => {
+                    problems.push(format!(
+                        "--s3-upstream-credentials: cannot read {}: {err}",
+                        path.display()
+                    ));
+                    None
+                }
+                Ok(text) => match credentials_profile(&text, &self.s3_upstream_profile) {
+                    Ok(pair) => Some(pair),
+                    Err(why) => {
+                        problems.push(format!(
+                            "--s3-upstream-credentials: {}: {why}",
+                            path.display()
+                        ));
+                        None
+                    }
+                },
+            },
+            (None, None) => {
+                problems.push("the S3 gateway needs the upstream's key: --s3-upstream-credentials FILE (~/.aws/credentials format) or IRSA_S3_UPSTREAM_ACCESS_KEY_ID and IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY".to_owned());
+                None
+            }
+        }
+    }
+}
+
+/// Checks an upstream URL: http(s), a host, no query or fragment.
+fn check_upstream_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    if rest.contains(['?', '#']) {
+        return Err(format!("{url:?} must not have a query or fragment"));
+    }
+    match trimmed.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(trimmed.to_owned()),
+        _ => Err(format!("{url:?} is not a URL such as http://127.0.0.1:3900")),
+    }
+}
+
+/// Reads `aws_access_key_id` / `aws_secret_access_key` of `profile` from
+/// an `~/.aws/credentials`-format text. Errors never contain the secret.
+fn credentials_profile(text: &str, profile: &str) -> Result<(String, SecretString), String> {
+    let mut in_profile = false;
+    let mut seen_profile = false;
+    let mut id = None;
+    let mut secret = None;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[') {
+            let Some(name) = section.strip_suffix(']') else {
+                return Err(format!("line {}: unterminated [section]", number + 1));
+            };
+            let name = name.trim();
+            let name = name.strip_prefix("profile ").unwrap_or(name).trim();
+            in_profile = name == profile;
+            seen_profile |= in_profile;
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!("line {}: expected key = value", number + 1));
+        };
+        if !in_profile {
+            continue;
+        }
+        match key.trim().to_ascii_lowercase().as_str() {
+            "aws_access_key_id" => id = Some(value.trim().to_owned()),
+            "aws_secret_access_key" => secret = Some(SecretString::new(value.trim().to_owned())),
+            _ => {}
+        }
+    }
+    if !seen_profile {
+        return Err(format!("no [{profile}] profile"));
+    }
+    match (id, secret) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.expose().is_empty() => {
+            Ok((id, secret))
+        }
+        _ => Err(format!(
+            "profile [{profile}] needs aws_access_key_id and aws_secret_access_key"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -597,5 +835,135 @@ mod tests {
             .vars
             .insert("IRSA_ROOT_SECRET_ACCESS_KEY".into(), "short".into());
         assert_eq!(a.validate(&bad_id).unwrap_err().0.len(), 2);
+    }
+
+    fn s3_args(extra: &[&str]) -> S3Args {
+        #[derive(Parser)]
+        struct S3Cli {
+            #[command(flatten)]
+            s3: S3Args,
+        }
+        let mut argv = vec!["irsa"];
+        argv.extend_from_slice(extra);
+        S3Cli::try_parse_from(argv).unwrap().s3
+    }
+
+    #[test]
+    fn s3_gateway_is_off_by_default() {
+        assert!(s3_args(&[]).validate(&FakeEnv::default()).unwrap().is_none());
+    }
+
+    #[test]
+    fn s3_gateway_from_flags_and_credentials_file() {
+        let mut env = FakeEnv::default();
+        env.files.insert(
+            "/creds".into(),
+            "# upstream\n[default]\naws_access_key_id = GKdefault\naws_secret_access_key = s3cr3t-default\n\n[profile garage]\naws_access_key_id=GKgarage\naws_secret_access_key=s3cr3t-garage\n".into(),
+        );
+        let cfg = s3_args(&[
+            "--s3-listen",
+            "127.0.0.1:9000",
+            "--s3-upstream",
+            "http://127.0.0.1:3900/",
+            "--s3-domain",
+            "s3.example.com,.s3.local",
+            "--s3-upstream-credentials",
+            "/creds",
+        ])
+        .validate(&env)
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(cfg.upstream_url, "http://127.0.0.1:3900");
+        assert_eq!(cfg.domains, ["s3.example.com", "s3.local"]);
+        assert_eq!(cfg.upstream_access_key_id, "GKdefault");
+        assert_eq!(cfg.upstream_secret_access_key.expose(), "s3cr3t-default");
+        assert_eq!(cfg.upstream_region, "us-east-1");
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+
+        let garage = s3_args(&[
+            "--s3-listen",
+            "127.0.0.1:9000",
+            "--s3-upstream",
+            "https://s3.internal",
+            "--s3-upstream-credentials",
+            "/creds",
+            "--s3-upstream-profile",
+            "garage",
+        ])
+        .validate(&env)
+        .unwrap()
+        .unwrap();
+        assert_eq!(garage.upstream_access_key_id, "GKgarage");
+    }
+
+    #[test]
+    fn s3_gateway_credentials_from_env() {
+        let mut env = FakeEnv::default();
+        env.vars
+            .insert("IRSA_S3_UPSTREAM_ACCESS_KEY_ID".into(), "GKenv".into());
+        env.vars.insert(
+            "IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY".into(),
+            "env-secret".into(),
+        );
+        let cfg = s3_args(&[
+            "--s3-listen",
+            "[::1]:9000",
+            "--s3-upstream",
+            "http://garage:3900",
+            "--s3-upstream-region",
+            "garage",
+        ])
+        .validate(&env)
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.upstream_access_key_id, "GKenv");
+        assert_eq!(cfg.upstream_region, "garage");
+    }
+
+    #[test]
+    fn s3_gateway_reports_every_problem() {
+        // Upstream without listen.
+        let problems = s3_args(&["--s3-upstream", "http://x:1"])
+            .validate(&FakeEnv::default())
+            .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("--s3-listen"));
+
+        // Bad listen, bad URL, no credentials at all.
+        let problems = s3_args(&["--s3-listen", "nine", "--s3-upstream", "ftp://x"])
+            .validate(&FakeEnv::default())
+            .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("--s3-listen"));
+        assert!(problems[1].contains("--s3-upstream"));
+        assert!(problems[2].contains("upstream's key"));
+
+        // Missing file; unparseable file; file without the profile.
+        let mut env = FakeEnv::default();
+        env.files.insert("/bad".into(), "[default\nx".into());
+        env.files.insert(
+            "/other".into(),
+            "[other]\naws_access_key_id = a\naws_secret_access_key = hunter2\n".into(),
+        );
+        for (file, needle) in [
+            ("/missing", "cannot read"),
+            ("/bad", "unterminated"),
+            ("/other", "no [default] profile"),
+        ] {
+            let problems = s3_args(&[
+                "--s3-listen",
+                "127.0.0.1:9000",
+                "--s3-upstream",
+                "http://x:1",
+                "--s3-upstream-credentials",
+                file,
+            ])
+            .validate(&env)
+            .unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].contains(needle), "{problems:?}");
+            assert!(!problems[0].contains("hunter2"));
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod issuer;
 pub mod middleware;
 pub mod outbound;
+pub mod s3;
 pub mod sa_token;
 pub mod telemetry;
 pub mod tls;
@@ -177,6 +178,7 @@ pub fn router(state: AppState) -> Router {
 /// OIDC key cache.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.api.metrics().render();
+    text.push_str(&s3::render_metrics());
     let cache = state.oidc.cache_stats();
     text.push_str(
         "# HELP irsa_oidc_key_cache_events_total OIDC discovery/JWKS cache events.\n\
@@ -266,6 +268,7 @@ pub async fn run(
         ))
     });
     let store = state.store.clone();
+    let s3 = s3::start(&state, tls.as_ref()).await?;
     let app = router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -306,6 +309,9 @@ pub async fn run(
     };
     if let Some(task) = maintenance {
         task.abort();
+    }
+    if let Some(s3) = s3 {
+        s3.shutdown().await;
     }
     store.close().await;
     tracing::info!("stopped");
