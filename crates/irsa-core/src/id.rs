@@ -4,6 +4,12 @@ use rand::RngCore;
 use crate::SecretString;
 
 /// The 4-letter prefixes of IAM unique ids.
+///
+/// Access key ids are 20 characters (prefix + 16, e.g. `AKIAIOSFODNN7EXAMPLE`);
+/// the unique ids of users, roles, groups, managed policies and instance
+/// profiles are 21 (prefix + 17, e.g. `AIDAJQABLZS4A3QDU576Q`), as IAM
+/// issues them. Clients and policies compare them whole, so the length is
+/// part of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdPrefix {
     /// Long-term access key id.
@@ -14,16 +20,24 @@ pub enum IdPrefix {
     User,
     ManagedPolicy,
     Group,
+    InstanceProfile,
 }
 
+/// Random characters after the prefix of an access key id.
+const ACCESS_KEY_RANDOM_LEN: usize = 16;
+/// Random characters after the prefix of an entity's unique id.
+const UNIQUE_ID_RANDOM_LEN: usize = 17;
+const PREFIX_LEN: usize = 4;
+
 impl IdPrefix {
-    pub const ALL: [IdPrefix; 6] = [
+    pub const ALL: [IdPrefix; 7] = [
         IdPrefix::AccessKey,
         IdPrefix::TemporaryAccessKey,
         IdPrefix::Role,
         IdPrefix::User,
         IdPrefix::ManagedPolicy,
         IdPrefix::Group,
+        IdPrefix::InstanceProfile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,7 +48,22 @@ impl IdPrefix {
             IdPrefix::User => "AIDA",
             IdPrefix::ManagedPolicy => "ANPA",
             IdPrefix::Group => "AGPA",
+            IdPrefix::InstanceProfile => "AIPA",
         }
+    }
+
+    /// The full length of an id with this prefix: 20 for access key ids,
+    /// 21 for the unique ids of entities.
+    pub fn id_len(self) -> usize {
+        PREFIX_LEN
+            + match self {
+                IdPrefix::AccessKey | IdPrefix::TemporaryAccessKey => ACCESS_KEY_RANDOM_LEN,
+                IdPrefix::Role
+                | IdPrefix::User
+                | IdPrefix::ManagedPolicy
+                | IdPrefix::Group
+                | IdPrefix::InstanceProfile => UNIQUE_ID_RANDOM_LEN,
+            }
     }
 
     /// The prefix an id starts with, if it is one of ours.
@@ -61,19 +90,26 @@ fn random_chars<const N: usize>(alphabet: &[u8]) -> impl Iterator<Item = char> +
         .map(move |b| char::from(alphabet[usize::from(b) & mask]))
 }
 
-/// A fresh 20-character id: prefix + 16 chars of `A-Z2-7` from the OS RNG.
+/// A fresh id: the prefix and chars of `A-Z2-7` from the OS RNG, 20 in all
+/// for access key ids and 21 for entity ids (see [`IdPrefix::id_len`]).
 pub fn generate_id(prefix: IdPrefix) -> String {
-    let mut id = String::with_capacity(20);
+    let mut id = String::with_capacity(prefix.id_len());
     id.push_str(prefix.as_str());
-    id.extend(random_chars::<16>(BASE32_UPPER));
+    if prefix.id_len() - PREFIX_LEN == ACCESS_KEY_RANDOM_LEN {
+        id.extend(random_chars::<ACCESS_KEY_RANDOM_LEN>(BASE32_UPPER));
+    } else {
+        id.extend(random_chars::<UNIQUE_ID_RANDOM_LEN>(BASE32_UPPER));
+    }
     id
 }
 
 /// Whether `id` has the shape `generate_id(prefix)` produces.
 pub fn is_valid_id(prefix: IdPrefix, id: &str) -> bool {
-    id.len() == 20
+    id.len() == prefix.id_len()
         && id.starts_with(prefix.as_str())
-        && id.as_bytes()[4..].iter().all(|b| BASE32_UPPER.contains(b))
+        && id.as_bytes()[PREFIX_LEN..]
+            .iter()
+            .all(|b| BASE32_UPPER.contains(b))
 }
 
 /// A fresh 40-character secret access key (base64 alphabet, like AWS's).
@@ -91,11 +127,39 @@ mod tests {
         for prefix in IdPrefix::ALL {
             let id = generate_id(prefix);
             assert!(is_valid_id(prefix, &id), "{id}");
+            assert_eq!(id.len(), prefix.id_len(), "{id}");
             assert_eq!(IdPrefix::of(&id), Some(prefix));
         }
-        assert!(!is_valid_id(IdPrefix::Role, "AROA1111111111111111"));
-        assert!(!is_valid_id(IdPrefix::Role, "AIDAAAAAAAAAAAAAAAAA"));
+        assert!(!is_valid_id(IdPrefix::Role, "AROA11111111111111111"));
+        assert!(!is_valid_id(IdPrefix::Role, "AIDAAAAAAAAAAAAAAAAAA"));
         assert!(!is_valid_id(IdPrefix::Role, "AROAAAAA"));
+    }
+
+    /// IAM's lengths: access key ids 20 (`AKIAIOSFODNN7EXAMPLE`), entity
+    /// ids 21 (`AIDAJQABLZS4A3QDU576Q`, `AROADBQP57FF2AEXAMPLE`).
+    #[test]
+    fn ids_have_iam_lengths() {
+        for (prefix, len) in [
+            (IdPrefix::AccessKey, 20),
+            (IdPrefix::TemporaryAccessKey, 20),
+            (IdPrefix::User, 21),
+            (IdPrefix::Role, 21),
+            (IdPrefix::ManagedPolicy, 21),
+            (IdPrefix::Group, 21),
+            (IdPrefix::InstanceProfile, 21),
+        ] {
+            assert_eq!(generate_id(prefix).len(), len, "{prefix:?}");
+        }
+        assert!(is_valid_id(IdPrefix::AccessKey, "AKIAIOSFODNN7EXAMPLE"));
+        assert!(is_valid_id(IdPrefix::User, "AIDAJQABLZS4A3QDU576Q"));
+        assert!(is_valid_id(IdPrefix::Role, "AROADBQP57FF2AEXAMPLE"));
+        assert!(is_valid_id(
+            IdPrefix::InstanceProfile,
+            "AIPAJQABLZS4A3QDU576Q"
+        ));
+        // An entity id of access-key length, and an access key of entity length.
+        assert!(!is_valid_id(IdPrefix::User, "AIDAIOSFODNN7EXAMPLE"));
+        assert!(!is_valid_id(IdPrefix::AccessKey, "AKIAIOSFODNN7EXAMPLEA"));
     }
 
     #[test]
