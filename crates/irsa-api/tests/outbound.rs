@@ -291,7 +291,11 @@ async fn token_request_errors() {
         "Action=GetWebIdentityToken&SigningAlgorithm=RS256",
     )
     .await;
-    assert_err(&r, 400, "MissingParameter");
+    assert_err(&r, 400, "ValidationError");
+    assert_eq!(
+        field(&r.body, "Message"),
+        "1 validation error detected: Value null at 'audience' failed to satisfy constraint: Member must not be null"
+    );
     let r = sts(
         &env,
         &alice,

@@ -1,7 +1,7 @@
 //! Request rules of IAM that the service models do not express (they are
-//! service-side checks in AWS): OIDC provider URLs, thumbprints and client
-//! id counts. Quota errors use IAM's wording ("Cannot exceed quota for
-//! ClientIdsPerOpenIdConnectProvider: 100").
+//! service-side checks in AWS): OIDC provider URLs, thumbprints, client id
+//! counts and unique tag keys. Quota errors use IAM's wording ("Cannot
+//! exceed quota for ClientIdsPerOpenIdConnectProvider: 100").
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -113,6 +113,23 @@ pub fn client_id_count(count: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// IAM's answer to two tags of one request whose keys differ at most in
+/// case (IAM tag keys are case-insensitive, the case given is kept).
+pub const DUPLICATE_TAG_KEYS: &str =
+    "Duplicate tag keys found. Please note that Tag keys are case insensitive.";
+
+/// The tag keys of one request are unique, compared case-insensitively
+/// (Unicode lower case: keys may hold any letter); else `InvalidInput`.
+pub fn unique_tag_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    for key in keys {
+        if !seen.insert(key.to_lowercase()) {
+            return Err(ApiError::new(ErrorCode::InvalidInput, DUPLICATE_TAG_KEYS));
+        }
+    }
+    Ok(())
+}
+
 /// `LimitExceeded` in IAM's words: "Cannot exceed quota for PoliciesPerRole: 10".
 pub fn quota(name: &str, limit: usize) -> ApiError {
     ApiError::new(
@@ -184,6 +201,21 @@ mod tests {
         // https stays https when http is allowed.
         let p = provider_url("https://127.0.0.1:8443", true).unwrap();
         assert_eq!(p.url, "https://127.0.0.1:8443");
+    }
+
+    #[test]
+    fn tag_keys_are_unique_ignoring_case() {
+        assert!(unique_tag_keys(["team", "env", "Team2"]).is_ok());
+        assert!(unique_tag_keys([]).is_ok());
+        for dup in [["team", "team"], ["Team", "tEAM"], ["Ärger", "ärger"]] {
+            let e = unique_tag_keys(dup).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{dup:?}");
+            assert_eq!(e.http_status(), 400);
+            assert_eq!(
+                e.message,
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+            );
+        }
     }
 
     #[test]

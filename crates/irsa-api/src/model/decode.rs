@@ -1,14 +1,15 @@
 //! Spec-driven decoding of Query parameters into validated values.
 //!
-//! Order of checks, as AWS reports them: a required member that is absent
-//! is a `MissingParameter` ("The request must contain the parameter X");
-//! list-layout problems are `InvalidQueryParameter`; a value that does not
-//! parse as its type (integer, boolean, timestamp) is `InvalidParameterValue`;
-//! all constraint violations (length, pattern, enum, range, list size) are
-//! then reported together in one `ValidationError`:
-//! "2 validation errors detected: Value 'x' at 'roleSessionName' failed to
-//! satisfy constraint: …; …". Paths are AWS's: lower-camel member names,
-//! list elements as `tags.1.member.key`.
+//! Order of checks, as AWS reports them: list-layout problems are
+//! `InvalidQueryParameter`; a value that does not parse as its type
+//! (integer, boolean, timestamp) is `InvalidParameterValue`; all constraint
+//! violations (an absent required member, length, pattern, enum, range,
+//! list size) are then reported together in one `ValidationError`, the
+//! Smithy validation shape IAM and STS answer with:
+//! "2 validation errors detected: Value null at 'roleName' failed to
+//! satisfy constraint: Member must not be null; Value 'x' at
+//! 'roleSessionName' failed to satisfy constraint: …". Paths are AWS's:
+//! lower-camel member names, list elements as `tags.1.member.key`.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 use super::spec::{Member, OperationSpec, Shape, ShapeKind};
 use crate::error::{ApiError, ErrorCode};
 use crate::protocol::query::{keys_with_prefix, list_presence, ListPresence, Params};
+use crate::Service;
 
 /// A decoded value.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,15 +141,35 @@ impl fmt::Display for Value {
 }
 
 /// Decodes and validates an operation's input from its parameters.
+///
+/// After the model's constraints, IAM's own request rule on tags: the keys
+/// of one request's `Tags` are unique, compared case-insensitively
+/// (`InvalidInput`, checked only once the model's constraints hold, as IAM
+/// validates the shape before the content).
 pub fn decode_operation(op: &OperationSpec, params: &Params) -> Result<Fields, ApiError> {
     let mut violations = Vec::new();
     let fields = decode_struct(op.input, "", "", params, &mut violations)?;
-    if violations.is_empty() {
-        Ok(fields)
-    } else {
-        Err(ApiError::validation(&violations))
+    if !violations.is_empty() {
+        return Err(ApiError::validation(&violations));
     }
+    if op.service == Service::Iam {
+        if let Some(Value::List(tags)) = fields.get(TAGS_MEMBER) {
+            let keys = tags.iter().filter_map(|tag| match tag {
+                Value::Struct(f) => match f.get(TAG_KEY_MEMBER) {
+                    Some(Value::Str(key)) => Some(key.as_str()),
+                    _ => None,
+                },
+                _ => None,
+            });
+            super::checks::unique_tag_keys(keys)?;
+        }
+    }
+    Ok(fields)
 }
+
+/// The wire names of a tagging request's tag list and of a tag's key.
+const TAGS_MEMBER: &str = "Tags";
+const TAG_KEY_MEMBER: &str = "Key";
 
 fn decode_struct(
     members: &'static [Member],
@@ -163,7 +185,7 @@ fn decode_struct(
         if let Some(value) = decode_member(member.shape, &wire, &path, params, violations)? {
             fields.0.insert(member.name, value);
         } else if member.required {
-            return Err(ApiError::missing_parameter(&wire));
+            violations.push(null_violation(&path));
         }
     }
     Ok(fields)
@@ -189,7 +211,9 @@ fn decode_member(
                 let element_path = format!("{path}.{i}.member");
                 match decode_member(element, &element_wire, &element_path, params, violations)? {
                     Some(v) => items.push(v),
-                    None => return Err(ApiError::missing_parameter(&element_wire)),
+                    // An element with none of its members: null, as AWS
+                    // sees a list holding nothing at that index.
+                    None => violations.push(null_violation(&element_path)),
                 }
             }
             let value = Value::List(items);
@@ -265,6 +289,11 @@ fn lower_first(name: &str) -> String {
         Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
         None => String::new(),
     }
+}
+
+/// An absent required member (or list element), in AWS's words.
+fn null_violation(path: &str) -> String {
+    format!("Value null at '{path}' failed to satisfy constraint: Member must not be null")
 }
 
 fn violation(shape: &Shape, value: &Value, path: &str, constraint: &str) -> String {

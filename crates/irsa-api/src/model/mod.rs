@@ -121,23 +121,67 @@ mod tests {
         assert_eq!(r.serial_number, None);
     }
 
+    /// An absent required member is a constraint violation like any other
+    /// (`ValidationError`, "Value null at 'x' …"), reported with the rest,
+    /// not IAM's old `MissingParameter`.
     #[test]
-    fn missing_parameter() {
+    fn missing_required_members_are_validation_errors() {
         let e = AssumeRoleRequest::decode(&params(&format!("RoleArn={ROLE}"))).unwrap_err();
-        assert_eq!(e.code, ErrorCode::MissingParameter);
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        assert_eq!(e.http_status(), 400);
         assert_eq!(
             e.message,
-            "The request must contain the parameter RoleSessionName"
+            "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"
         );
         let e = GetRoleRequest::decode(&params("")).unwrap_err();
-        assert_eq!(e.message, "The request must contain the parameter RoleName");
-        // A required member of a list element names the full wire parameter.
-        let e = TagRoleRequest::decode(&params("RoleName=app&Tags.member.1.Key=k")).unwrap_err();
-        assert_eq!(e.code, ErrorCode::MissingParameter);
         assert_eq!(
             e.message,
-            "The request must contain the parameter Tags.member.1.Value"
+            "1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null"
         );
+        let e = CreateUserRequest::decode(&params("")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"
+        );
+        // A required member of a list element names the element's path.
+        let e = TagRoleRequest::decode(&params("RoleName=app&Tags.member.1.Key=k")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value null at 'tags.1.member.value' failed to satisfy constraint: Member must not be null"
+        );
+        // Every absent member, in model order, with other violations.
+        let e = AssumeRoleRequest::decode(&params("RoleSessionName=x")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "2 validation errors detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null; \
+             Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"
+        );
+        let e = CreateRoleRequest::decode(&params("")).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("2 validation errors detected: Value null at 'roleName'"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message
+                .contains("Value null at 'assumeRolePolicyDocument'"),
+            "{}",
+            e.message
+        );
+        // The sensitive web identity token, when absent, is still named.
+        let e = AssumeRoleWithWebIdentityRequest::decode(&params(&format!(
+            "RoleArn={ROLE}&RoleSessionName=s1"
+        )))
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value null at 'webIdentityToken' failed to satisfy constraint: Member must not be null"
+        );
+        // Parse errors still come first, as their own code.
+        let e = ListPoliciesRequest::decode(&params("MaxItems=ten")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameterValue);
     }
 
     #[test]
@@ -222,6 +266,63 @@ mod tests {
         .unwrap();
         assert!(r.client_id_list.is_empty());
         assert!(r.thumbprint_list.is_empty());
+    }
+
+    /// Every IAM operation with a `Tags` list refuses keys that differ
+    /// only in case, after (not instead of) the model's constraints.
+    #[test]
+    fn duplicate_tag_keys_in_every_iam_tagging_operation() {
+        let dup = "Tags.member.1.Key=Team&Tags.member.1.Value=a&Tags.member.2.Key=team&Tags.member.2.Value=b";
+        let pdoc = "%7B%7D";
+        let cases = [
+            ("CreateUser", "UserName=u".to_owned()),
+            ("TagUser", "UserName=u".to_owned()),
+            ("CreateRole", format!("RoleName=r&AssumeRolePolicyDocument={pdoc}")),
+            ("TagRole", "RoleName=r".to_owned()),
+            ("CreatePolicy", format!("PolicyName=p&PolicyDocument={pdoc}")),
+            (
+                "TagPolicy",
+                "PolicyArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fp".to_owned(),
+            ),
+            (
+                "CreateOpenIDConnectProvider",
+                "Url=https%3A%2F%2Fissuer.example".to_owned(),
+            ),
+            (
+                "TagOpenIDConnectProvider",
+                "OpenIDConnectProviderArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Aoidc-provider%2Fissuer.example".to_owned(),
+            ),
+        ];
+        let mut tagging = OPERATIONS
+            .iter()
+            .filter(|op| op.service == Service::Iam && op.input.iter().any(|m| m.name == "Tags"))
+            .map(|op| op.name)
+            .collect::<Vec<_>>();
+        tagging.sort_unstable();
+        let mut covered = cases.iter().map(|(name, _)| *name).collect::<Vec<_>>();
+        covered.sort_unstable();
+        assert_eq!(tagging, covered, "a tagging operation without a case");
+        for (name, base) in cases {
+            let ok = Request::decode(name, &params(&format!("{base}&Tags.member.1.Key=Team&Tags.member.1.Value=a&Tags.member.2.Key=env&Tags.member.2.Value=b"))).unwrap();
+            assert!(ok.is_ok(), "{name}: {ok:?}");
+            let e = Request::decode(name, &params(&format!("{base}&{dup}")))
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{name}");
+            assert_eq!(
+                e.message,
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+                "{name}"
+            );
+        }
+        // Constraint violations are reported first.
+        let e = TagRoleRequest::decode(&params(&format!("RoleName=a%21&{dup}"))).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError);
+        // STS session tags are the STS handlers' business.
+        assert!(AssumeRoleRequest::decode(&params(&format!(
+            "RoleArn={ROLE}&RoleSessionName=s1&{dup}"
+        )))
+        .is_ok());
     }
 
     #[test]
@@ -413,9 +514,24 @@ mod tests {
         ] {
             assert!(operation(name).is_some(), "{name}");
             let decoded = Request::decode(name, &Params::new()).expect("known action");
-            // Either decodes (no required members) or names a missing parameter.
-            if let Err(e) = decoded {
-                assert_eq!(e.code, ErrorCode::MissingParameter, "{name}");
+            // Either decodes (no required members) or names each missing one.
+            let required = operation(name)
+                .unwrap()
+                .input
+                .iter()
+                .filter(|m| m.required)
+                .count();
+            match decoded {
+                Ok(_) => assert_eq!(required, 0, "{name}"),
+                Err(e) => {
+                    assert_eq!(e.code, ErrorCode::ValidationError, "{name}");
+                    assert_eq!(
+                        e.message.matches("Member must not be null").count(),
+                        required,
+                        "{name}: {}",
+                        e.message
+                    );
+                }
             }
         }
         assert!(Request::decode("Nope", &Params::new()).is_none());
