@@ -242,7 +242,12 @@ impl ApiError {
         resource: &str,
         reason: DenialReason,
     ) -> Self {
-        Self::from(irsa_auth::Denial::new(principal_arn, action, resource, reason))
+        Self::from(irsa_auth::Denial::new(
+            principal_arn,
+            action,
+            resource,
+            reason,
+        ))
     }
 
     /// `AccessDenied`: root credentials cannot assume roles.

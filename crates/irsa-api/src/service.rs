@@ -416,7 +416,6 @@ impl AwsApi {
     pub(crate) fn now(&self) -> OffsetDateTime {
         self.inner.clock.now_utc()
     }
-
 }
 
 fn is_unsigned_action(action: &str) -> bool {

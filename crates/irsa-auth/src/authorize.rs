@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use irsa_core::SharedClock;
 use irsa_policy::{
-    evaluate, Decision, Policy, PolicyError, PolicyKind as DocKind, PolicySet, PolicySource,
-    RequestContext, SizeLimit,
+    evaluate_outcome, Decision, DenyReason, Outcome, Policy, PolicyError, PolicyKind as DocKind,
+    PolicyRole, PolicySet, PolicySource, RequestContext, SizeLimit,
 };
 use irsa_store::{PrincipalKind, Store, StoreError};
 use time::{Duration, OffsetDateTime};
@@ -136,13 +136,15 @@ fn sources(list: &[(String, Arc<Policy>)]) -> Vec<PolicySource<'_>> {
 }
 
 impl PrincipalPolicies {
-    /// Evaluates with an optional resource-based policy.
+    /// Evaluates with an optional resource-based policy: the decision, and
+    /// for a denial which kind of policy is to blame and which statement
+    /// decided an explicit deny (computed by the engine itself).
     pub fn evaluate(
         &self,
         ctx: &RequestContext,
         resource: Option<PolicySource<'_>>,
         same_account: bool,
-    ) -> Decision {
+    ) -> Outcome {
         let identity = sources(&self.identity);
         let session = sources(&self.session);
         let set = PolicySet {
@@ -155,69 +157,22 @@ impl PrincipalPolicies {
                 .map(|(id, p)| PolicySource::new(id, p)),
             session: &session,
         };
-        evaluate(ctx, &set)
+        evaluate_outcome(ctx, &set)
     }
+}
 
-    /// Which kind of policy is to blame for a denial, for AWS's message.
-    pub fn denial_reason(
-        &self,
-        ctx: &RequestContext,
-        decision: Decision,
-        resource: Option<PolicySource<'_>>,
-        same_account: bool,
-    ) -> DenialReason {
-        let alone = |list: &[(String, Arc<Policy>)]| {
-            let s = sources(list);
-            evaluate(ctx, &PolicySet::identity(&s))
-        };
-        let limit = |list: &[(String, Arc<Policy>)]| {
-            if list.is_empty() {
-                Decision::Allow
-            } else {
-                alone(list)
-            }
-        };
-        let boundary: Vec<(String, Arc<Policy>)> = self.boundary.iter().cloned().collect();
-        let resource_decision = resource.map(|r| {
-            evaluate(
-                ctx,
-                &PolicySet {
-                    resource: Some(r),
-                    same_account,
-                    ..PolicySet::default()
-                },
-            )
-        });
-        if decision == Decision::ExplicitDeny {
-            let kind = if alone(&self.identity) == Decision::ExplicitDeny {
-                PolicyKind::IdentityBased
-            } else if resource_decision == Some(Decision::ExplicitDeny) {
-                PolicyKind::ResourceBased
-            } else if limit(&boundary) == Decision::ExplicitDeny {
-                PolicyKind::PermissionsBoundary
-            } else {
-                PolicyKind::SessionPolicy
-            };
-            return DenialReason::ExplicitDeny(kind);
-        }
-        let identity_allows = alone(&self.identity) == Decision::Allow;
-        let resource_allows = resource_decision == Some(Decision::Allow);
-        let kind = if !identity_allows && !resource_allows {
-            if resource.is_some() && !same_account {
-                PolicyKind::ResourceBased
-            } else {
-                PolicyKind::IdentityBased
-            }
-        } else if !same_account && !resource_allows && resource.is_some() {
-            PolicyKind::ResourceBased
-        } else if limit(&boundary) != Decision::Allow {
-            PolicyKind::PermissionsBoundary
-        } else if limit(&self.session) != Decision::Allow {
-            PolicyKind::SessionPolicy
-        } else {
-            PolicyKind::IdentityBased
-        };
-        DenialReason::NoAllow(kind)
+/// The engine's reason, in the words of AWS's AccessDenied message.
+fn denial_reason(reason: Option<DenyReason>) -> DenialReason {
+    let kind = |role: PolicyRole| match role {
+        PolicyRole::Identity => PolicyKind::IdentityBased,
+        PolicyRole::Resource => PolicyKind::ResourceBased,
+        PolicyRole::PermissionsBoundary => PolicyKind::PermissionsBoundary,
+        PolicyRole::Session => PolicyKind::SessionPolicy,
+    };
+    match reason {
+        Some(DenyReason::ExplicitDeny(role)) => DenialReason::ExplicitDeny(kind(role)),
+        Some(DenyReason::NoAllow(role)) => DenialReason::NoAllow(kind(role)),
+        None => DenialReason::NoAllow(PolicyKind::IdentityBased),
     }
 }
 
@@ -474,7 +429,9 @@ impl Authorizer {
         let Some(claims) = caller.session() else {
             return Ok(entity);
         };
-        if claims.session_policy.is_none() && claims.policy_arns.is_empty() && claims.tags.is_empty()
+        if claims.session_policy.is_none()
+            && claims.policy_arns.is_empty()
+            && claims.tags.is_empty()
         {
             return Ok(entity);
         }
@@ -588,34 +545,38 @@ impl Authorizer {
         let same_account = check
             .resource_policy
             .is_none_or(|r| r.owner_account == caller.account());
-        let decision = if policies.is_none() {
+        let outcome = if policies.is_none() {
             // The root: only an explicit deny in a resource policy stops it.
-            match resource {
-                Some(r) if evaluate(
+            let resource_only = resource.map(|r| {
+                evaluate_outcome(
                     &ctx,
                     &PolicySet {
                         resource: Some(r),
                         same_account,
                         ..PolicySet::default()
                     },
-                ) == Decision::ExplicitDeny =>
-                {
-                    Decision::ExplicitDeny
-                }
-                _ => Decision::Allow,
+                )
+            });
+            match resource_only {
+                Some(o) if o.decision == Decision::ExplicitDeny => o,
+                _ => return Verdict::Allowed,
             }
         } else {
             loaded.evaluate(&ctx, resource, same_account)
         };
-        if decision.is_allowed() {
+        if outcome.decision.is_allowed() {
             return Verdict::Allowed;
         }
-        let reason = loaded.denial_reason(&ctx, decision, resource, same_account);
-        Verdict::Denied(Denial::new(
+        let mut denial = Denial::new(
             caller.arn(),
             check.action,
             check.resource,
-            reason,
-        ))
+            denial_reason(outcome.deny_reason),
+        );
+        denial.deciding = outcome.deciding_deny.map(|s| match s.sid {
+            Some(sid) => format!("{}#{sid}", s.source_id),
+            None => format!("{}#{}", s.source_id, s.index),
+        });
+        Verdict::Denied(denial)
     }
 }

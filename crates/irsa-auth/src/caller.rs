@@ -14,7 +14,11 @@ pub enum CallerKind {
     /// The account root with its long-term key.
     Root,
     /// An IAM user with a long-term key.
-    User { name: String, id: String, arn: String },
+    User {
+        name: String,
+        id: String,
+        arn: String,
+    },
     /// A role session (AssumeRole*).
     RoleSession {
         role_name: String,
@@ -24,7 +28,11 @@ pub enum CallerKind {
         session_name: String,
     },
     /// GetSessionToken credentials of an IAM user.
-    UserSession { name: String, id: String, arn: String },
+    UserSession {
+        name: String,
+        id: String,
+        arn: String,
+    },
     /// GetSessionToken credentials of the root.
     RootSession,
 }

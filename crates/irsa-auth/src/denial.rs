@@ -93,7 +93,11 @@ impl fmt::Display for Denial {
         match reason {
             DenialReason::Unspecified => Ok(()),
             DenialReason::NoAllow(kind) => {
-                write!(f, " because no {} allows the {action} action", kind.phrase())
+                write!(
+                    f,
+                    " because no {} allows the {action} action",
+                    kind.phrase()
+                )
             }
             DenialReason::ExplicitDeny(kind) => write!(
                 f,

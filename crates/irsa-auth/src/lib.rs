@@ -28,4 +28,6 @@ pub use caller::{Caller, CallerKind, Subject};
 pub use denial::{Denial, DenialReason, PolicyKind};
 pub use error::AuthError;
 pub use session_keys::{SessionKeys, SESSION_TOKEN_KEY_PURPOSE};
-pub use session_token::{KeyRing, SessionClaims, SessionKey, SessionPrincipal, SessionTag, SessionTokenError};
+pub use session_token::{
+    KeyRing, SessionClaims, SessionKey, SessionPrincipal, SessionTag, SessionTokenError,
+};

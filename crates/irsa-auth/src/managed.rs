@@ -31,4 +31,3 @@ pub fn aws_managed_document(arn: &str) -> Option<&'static str> {
         .find(|(n, _, _)| *n == name)
         .map(|(_, _, d)| *d)
 }
-

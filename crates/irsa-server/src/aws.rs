@@ -30,10 +30,9 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             .headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok());
-        let response =
-            state
-                .api
-                .reject(&ApiError::request_too_large(limit), accept, &request_id);
+        let response = state
+            .api
+            .reject(&ApiError::request_too_large(limit), accept, &request_id);
         return respond(response.status, response.content_type, response.body);
     };
     let response = state

@@ -104,9 +104,8 @@ impl ExtensionAction for IssueServiceAccountToken {
             kid = %key.kid(),
             "issued a service-account token"
         );
-        let expires =
-            time::OffsetDateTime::from_unix_timestamp(now + request.expiration_seconds)
-                .map_err(|err| ApiError::service_failure(&err))?;
+        let expires = time::OffsetDateTime::from_unix_timestamp(now + request.expiration_seconds)
+            .map_err(|err| ApiError::service_failure(&err))?;
         Ok(Node::object()
             .with("Token", Node::Secret(SecretString::new(token)))
             .with("ExpirationTimestamp", Node::timestamp(expires)))

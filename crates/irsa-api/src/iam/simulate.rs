@@ -9,12 +9,12 @@ use irsa_policy::{
     PolicySource, RequestContext, RequestPrincipal, SizeLimit,
 };
 
-use irsa_auth::Subject;
 use crate::authorize::policy_error;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ContextEntry, SimulateCustomPolicyRequest, SimulatePrincipalPolicyRequest};
 use crate::protocol::response::Node;
 use crate::service::{store_error, AwsApi};
+use irsa_auth::Subject;
 
 /// The resource-based policy of a simulation and the account that owns it.
 struct ResourceInput {

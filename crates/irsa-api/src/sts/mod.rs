@@ -1,19 +1,19 @@
 //! STS operations: GetCallerIdentity, AssumeRole, GetSessionToken,
 //! GetAccessKeyInfo, DecodeAuthorizationMessage.
 
-use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
 use irsa_auth::{Check, ResourcePolicy, Verdict};
+use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
 use irsa_policy::PolicyKind as DocKind;
 use irsa_store::{Role, StoreError};
 
-use irsa_auth::{Caller, CallerKind};
-use crate::outbound::request_tag_keys;
 use crate::error::{ApiError, DenialReason, ErrorCode};
 use crate::model::{AssumeRoleRequest, GetSessionTokenRequest, Request};
+use crate::outbound::request_tag_keys;
 use crate::protocol::response::{credentials_node, Node};
 use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
 use crate::session_token::{SessionClaims, SessionPrincipal, SessionTag};
 use crate::web_identity::{packed_policy_percent, session_policies};
+use irsa_auth::{Caller, CallerKind};
 
 /// Role chaining caps sessions at one hour.
 const CHAINED_MAX_SECONDS: i32 = 3600;
@@ -148,9 +148,7 @@ async fn assume_role(
             transitive.push(k.clone());
         }
     }
-    let inherited_source = caller
-        .session()
-        .and_then(|c| c.source_identity.clone());
+    let inherited_source = caller.session().and_then(|c| c.source_identity.clone());
     if let (Some(old), Some(new)) = (&inherited_source, &r.source_identity) {
         if old != new {
             return Err(ApiError::new(

@@ -83,6 +83,8 @@ pub struct TestServer {
     pub root: RootCredentials,
     pub account: String,
     pub backend: Db,
+    /// The server's store, to act as another replica sharing it would.
+    pub store: Arc<dyn irsa_store::Store>,
     _data: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
@@ -149,6 +151,7 @@ impl TestServer {
         let (state, root) = prepare(config, clock).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let store = state.store.clone();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -158,6 +161,7 @@ impl TestServer {
             root,
             account: "123456789012".into(),
             backend,
+            store,
             _data: data,
             task,
         }
