@@ -181,8 +181,52 @@ fn issuer(command: IssuerCommand) -> ExitCode {
     }
 }
 
+/// Environment variable that overrides the number of tokio worker threads.
+const WORKER_THREADS_ENV: &str = "IRSA_WORKER_THREADS";
+
+/// How many worker threads the runtime gets, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WorkerThreads {
+    count: usize,
+    source: &'static str,
+}
+
+/// `IRSA_WORKER_THREADS` when set, else the CPUs this process may run on.
+///
+/// `available_parallelism` counts the `sched_getaffinity` mask (taskset,
+/// cpusets) capped by the cgroup CPU quota (a pod's `cpu: 1`), so a server
+/// confined to one core does not run two workers that fight over it.
+fn worker_threads(configured: Option<&str>) -> Result<WorkerThreads, String> {
+    if let Some(text) = configured {
+        return match text.trim().parse::<usize>() {
+            Ok(count) if count > 0 => Ok(WorkerThreads {
+                count,
+                source: WORKER_THREADS_ENV,
+            }),
+            _ => Err(format!(
+                "{WORKER_THREADS_ENV}={text:?} is not a positive whole number of threads"
+            )),
+        };
+    }
+    Ok(WorkerThreads {
+        count: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        source: "available CPUs (affinity and cgroup quota)",
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    let configured = std::env::var(WORKER_THREADS_ENV).ok();
+    let workers = worker_threads(configured.as_deref()).map_err(|problem| {
+        eprintln!("irsa: {problem}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    tracing::info!(
+        worker_threads = workers.count,
+        source = workers.source,
+        "starting the async runtime"
+    );
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.count)
         .enable_all()
         .build()
         .map_err(|err| {
@@ -238,6 +282,32 @@ fn serve(args: &ServeCommand) -> ExitCode {
         Err(err) => {
             eprintln!("irsa serve: {err}");
             ExitCode::from(if err.is_startup() { EXIT_CONFIG } else { 1 })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_override_wins_over_the_cpu_count() {
+        let chosen = worker_threads(Some("3")).unwrap();
+        assert_eq!(chosen.count, 3);
+        assert_eq!(chosen.source, WORKER_THREADS_ENV);
+    }
+
+    #[test]
+    fn worker_threads_default_is_the_usable_cpu_count() {
+        let usable = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(worker_threads(None).unwrap().count, usable);
+    }
+
+    #[test]
+    fn worker_threads_rejects_zero_and_garbage() {
+        for bad in ["0", "-1", "two", ""] {
+            let err = worker_threads(Some(bad)).unwrap_err();
+            assert!(err.contains(WORKER_THREADS_ENV), "{err}");
         }
     }
 }
