@@ -50,6 +50,8 @@ struct ServeCommand {
     issuer: IssuerArgs,
     #[command(flatten)]
     tls: irsa_server::tls::TlsArgs,
+    #[command(flatten)]
+    s3: irsa_server::config::S3Args,
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,19 +257,22 @@ fn serve(args: &ServeCommand) -> ExitCode {
     let server = args.server.validate(&ProcessEnvironment);
     let issuer = args.issuer.validate();
     let tls = args.tls.validate();
-    let config = match (server, issuer, tls) {
-        (Ok(mut config), Ok(issuer), Ok(tls)) => {
+    let s3 = args.s3.validate(&ProcessEnvironment);
+    let config = match (server, issuer, tls, s3) {
+        (Ok(mut config), Ok(issuer), Ok(tls), Ok(s3)) => {
             config.issuer = issuer;
             config.tls = tls;
+            config.s3 = s3;
             // The verifier accepts http:// providers only with the same flag.
             config.allow_insecure_issuer = args.issuer.allow_insecure_issuer;
             config.issuer_rotation_period = args.issuer.rotation_period();
             config
         }
-        (server, issuer, tls) => {
+        (server, issuer, tls, s3) => {
             let mut problems = server.err().map(|e| e.0).unwrap_or_default();
             problems.extend(issuer.err().unwrap_or_default());
             problems.extend(tls.err().unwrap_or_default());
+            problems.extend(s3.err().unwrap_or_default());
             eprint!("irsa serve: {}", ConfigErrors(problems));
             return ExitCode::from(EXIT_CONFIG);
         }

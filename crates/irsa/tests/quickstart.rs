@@ -7,7 +7,12 @@
 //! - `irsa` on `PATH` is a symlink to the binary cargo built;
 //! - `127.0.0.1:8080` becomes `127.0.0.1:PORT` (a free port) in the
 //!   extracted text, and `IRSA_LISTEN` makes `irsa serve` listen there
-//!   (the README relies on the default `--listen`);
+//!   (the README relies on the default `--listen`); the gateway's
+//!   `127.0.0.1:9000` becomes another free port;
+//! - the S3 store the README expects on `127.0.0.1:3900` is the Garage
+//!   `scripts/test` starts (`IRSA_TEST_S3_UPSTREAM_*`), its key given as the
+//!   README says, in `IRSA_S3_UPSTREAM_ACCESS_KEY_ID`/`_SECRET_ACCESS_KEY`;
+//!   `demo-bucket` gets a unique suffix, as the store is shared by tests;
 //! - the working directory and `HOME` are a fresh temporary directory, so
 //!   `./irsa-data`, `./token` and any `~/.aws` land there, and `AWS_*` /
 //!   `IRSA_*` variables of the developer's environment are removed;
@@ -64,6 +69,32 @@ fn available(program: &str, args: &[&str]) -> bool {
     ok
 }
 
+/// The S3 store `scripts/test` starts (Garage), or `None` with a note.
+struct Upstream {
+    url: String,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+fn s3_upstream() -> Option<Upstream> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let found = (|| {
+        Some(Upstream {
+            url: var("IRSA_TEST_S3_UPSTREAM_URL")?,
+            access_key_id: var("IRSA_TEST_S3_UPSTREAM_ACCESS_KEY_ID")?,
+            secret_access_key: var("IRSA_TEST_S3_UPSTREAM_SECRET_ACCESS_KEY")?,
+        })
+    })();
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "IRSA_TEST_S3_UPSTREAM_* are not set but CI=true: scripts/test starts Garage"
+        );
+        eprintln!("skipping: no S3 store (run ./scripts/test, which starts Garage)");
+    }
+    found
+}
+
 #[test]
 fn extraction_takes_only_fenced_lines_between_the_markers() {
     let readme = "intro\n```sh\nnot this\n```\n<!-- quickstart:begin -->\ntext\n```sh\na \\\n  b\n# c\n```\nmore\n```sh\nd\n```\n<!-- quickstart:end -->\n```sh\ne\n```\n";
@@ -78,6 +109,9 @@ fn readme_one_machine_quick_start() {
     {
         return;
     }
+    let Some(upstream) = s3_upstream() else {
+        return;
+    };
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
             .unwrap();
@@ -88,6 +122,9 @@ fn readme_one_machine_quick_start() {
         "irsa token issue",
         "assume-role-with-web-identity",
         "aws sts get-caller-identity",
+        "--s3-upstream",
+        "aws s3 cp",
+        "aws s3 ls",
     ] {
         assert!(lines.contains(needed), "quick start lost {needed:?}");
     }
@@ -101,15 +138,25 @@ fn readme_one_machine_quick_start() {
 
     let port = support::free_port();
     let host = format!("127.0.0.1:{port}");
+    let s3_host = format!("127.0.0.1:{}", support::free_port());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let bucket = format!("demo-bucket-{nanos}");
     let script = format!(
         "set -euo pipefail\n\
          trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n\
          {readme_lines}\n\
          # boto3's web-identity provider, same variables as the aws CLI step.\n\
-         AWS_ROLE_ARN=arn:aws:iam::123456789012:role/demo AWS_WEB_IDENTITY_TOKEN_FILE=token \
-         AWS_ENDPOINT_URL_STS=http://{host} python3 -c \
-         'import boto3; print(\"boto3:\", boto3.client(\"sts\").get_caller_identity()[\"Arn\"])'\n",
-        readme_lines = lines.replace("127.0.0.1:8080", &host),
+         python3 -c 'import boto3; print(\"boto3:\", boto3.client(\"sts\").get_caller_identity()[\"Arn\"])'\n\
+         aws s3 cp hello.txt s3://{bucket}/again.txt\n\
+         python3 -c 'import boto3; print(\"boto3 s3:\", boto3.client(\"s3\").get_object(Bucket=\"{bucket}\", Key=\"again.txt\")[\"Body\"].read().decode().strip())'\n",
+        readme_lines = lines
+            .replace("127.0.0.1:8080", &host)
+            .replace("127.0.0.1:9000", &s3_host)
+            .replace("http://127.0.0.1:3900", &upstream.url)
+            .replace("demo-bucket", &bucket),
     );
 
     let path = format!(
@@ -123,13 +170,19 @@ fn readme_one_machine_quick_start() {
         .current_dir(&work)
         .env("PATH", path)
         .env("HOME", dir.path())
-        .env("IRSA_LISTEN", &host)
         .stdin(Stdio::null());
     for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") || (key.starts_with("IRSA_") && key != "IRSA_LISTEN") {
+        if key.starts_with("AWS_") || key.starts_with("IRSA_") {
             command.env_remove(key);
         }
     }
+    command
+        .env("IRSA_LISTEN", &host)
+        .env("IRSA_S3_UPSTREAM_ACCESS_KEY_ID", &upstream.access_key_id)
+        .env(
+            "IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY",
+            &upstream.secret_access_key,
+        );
     let output = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -156,6 +209,22 @@ fn readme_one_machine_quick_start() {
             .strip_prefix("boto3: ")
             .is_some_and(|arn| arn.starts_with(prefix) && arn.len() > prefix.len())),
         "boto3 did not print the assumed-role ARN:\n{stdout}\n{stderr}"
+    );
+    // The pod's S3 step: the upload is listed, boto3 reads it back, and the
+    // delete the role's policy does not allow is AWS's AccessDenied.
+    assert!(
+        lines.iter().any(|l| l.ends_with(" hello.txt")),
+        "aws s3 ls did not list the upload:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        lines.contains(&"boto3 s3: hello from the pod"),
+        "boto3 get_object did not read the object back:\n{stdout}\n{stderr}"
+    );
+    let denied = format!("is not authorized to perform: s3:DeleteObject on resource: \"arn:aws:s3:::{bucket}/hello.txt\" because no identity-based policy allows the s3:DeleteObject action");
+    assert!(
+        stderr.contains("An error occurred (AccessDenied) when calling the DeleteObject operation: User: arn:aws:sts::123456789012:assumed-role/demo/")
+            && stderr.contains(&denied),
+        "the denied delete did not give AWS's AccessDenied:\n{stderr}"
     );
     // The token was written the way kubelet writes it.
     let mode = std::os::unix::fs::PermissionsExt::mode(
