@@ -38,7 +38,8 @@ async fn setup(prefix: &str) -> Option<(Gateway, String)> {
 
 fn error_code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
 {
     err.as_service_error()
         .and_then(|e| e.code().map(str::to_owned))
