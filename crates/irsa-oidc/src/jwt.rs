@@ -182,8 +182,9 @@ pub fn humanize_seconds(seconds: u64) -> String {
 /// How a time claim relates to `now`, e.g. "expires in 59m", "expired 3h ago",
 /// "issued 2m ago", "valid since 2m ago", "not valid for another 5m".
 pub fn relative_time(claim: &str, at: i64, now: i64) -> String {
-    let delta = at - now;
-    let span = humanize_seconds(delta.unsigned_abs());
+    // Claims are attacker-chosen: i128 so extreme values cannot overflow.
+    let delta = i128::from(at) - i128::from(now);
+    let span = humanize_seconds(u64::try_from(delta.unsigned_abs()).unwrap_or(u64::MAX));
     match (claim, delta >= 0) {
         ("exp", true) => format!("expires in {span}"),
         ("exp", false) => format!("expired {span} ago"),
@@ -381,6 +382,9 @@ mod tests {
         );
         assert_eq!(relative_time("iat", 880, 1000), "issued 2m ago");
         assert_eq!(relative_time("nbf", 1300, 1000), "not valid for another 5m");
+        // Fuzzing found this overflow (fuzz/artifacts/jwt_decode).
+        assert!(relative_time("exp", i64::MIN, i64::MAX).starts_with("expired "));
+        assert!(relative_time("exp", i64::MAX, i64::MIN).starts_with("expires in "));
         assert_eq!(humanize_seconds(45), "45s");
         assert_eq!(humanize_seconds(7500), "2h5m");
         assert_eq!(humanize_seconds(3 * 86_400 + 3600), "3d1h");
