@@ -107,19 +107,54 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Closes the connection pool (graceful shutdown).
     async fn close(&self);
 
-    // ------------------------------------------------------------ users
+    // ------------------------------------------- users and roles (principals)
+    // What users and roles share takes a `PrincipalKind`; typed methods stay
+    // only where the records differ (a role has a trust policy, a session
+    // duration and a last use; a user has access keys and can be renamed).
     async fn create_user(&self, user: NewUser) -> Result<User>;
+    async fn create_role(&self, role: NewRole) -> Result<Role>;
     async fn get_user(&self, name: &str) -> Result<User>;
-    async fn get_user_by_id(&self, id: &str) -> Result<User>;
+    async fn get_role(&self, name: &str) -> Result<Role>;
     async fn list_users(&self, query: &ListQuery) -> Result<Page<User>>;
+    async fn list_roles(&self, query: &ListQuery) -> Result<Page<Role>>;
+    /// A user or role by kind and name.
+    async fn get_principal(&self, kind: PrincipalKind, name: &str) -> Result<Principal> {
+        Ok(match kind {
+            PrincipalKind::User => Principal::User(self.get_user(name).await?),
+            PrincipalKind::Role => Principal::Role(self.get_role(name).await?),
+        })
+    }
+    /// One page of the users or roles.
+    async fn list_principals(
+        &self,
+        kind: PrincipalKind,
+        query: &ListQuery,
+    ) -> Result<Page<Principal>> {
+        Ok(match kind {
+            PrincipalKind::User => self.list_users(query).await?.map(Principal::User),
+            PrincipalKind::Role => self.list_roles(query).await?.map(Principal::Role),
+        })
+    }
+    /// `DeleteConflict` while the principal has inline or attached policies
+    /// (or, for a user, access keys).
+    async fn delete_principal(&self, kind: PrincipalKind, name: &str) -> Result<()>;
+    /// Adds or overwrites tags (by key); more than 50 → `LimitExceeded`.
+    async fn tag_principal(&self, kind: PrincipalKind, name: &str, tags: Vec<Tag>) -> Result<()>;
+    async fn untag_principal(&self, kind: PrincipalKind, name: &str, keys: &[String])
+        -> Result<()>;
+    /// Sets (`Some`) or removes (`None`) the permissions boundary.
+    async fn set_permissions_boundary(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        arn: Option<String>,
+    ) -> Result<()>;
     /// Rename and/or move; access keys, inline and attached policies follow.
     async fn update_user(&self, name: &str, update: UserUpdate) -> Result<User>;
-    /// `DeleteConflict` while the user has access keys, inline or attached policies.
-    async fn delete_user(&self, name: &str) -> Result<()>;
-    /// Adds or overwrites tags (by key); more than 50 → `LimitExceeded`.
-    async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()>;
-    async fn untag_user(&self, name: &str, keys: &[String]) -> Result<()>;
-    async fn set_user_permissions_boundary(&self, name: &str, arn: Option<String>) -> Result<()>;
+    async fn update_role(&self, name: &str, update: RoleUpdate) -> Result<Role>;
+    async fn update_assume_role_policy(&self, name: &str, document: String) -> Result<()>;
+    /// Sets RoleLastUsed (now, region).
+    async fn record_role_use(&self, name: &str, region: &str) -> Result<()>;
 
     // ------------------------------------------------------ access keys
     /// At most 2 per user (`LimitExceeded`); root keys are not limited so the
@@ -139,21 +174,6 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn delete_access_key(&self, owner: &KeyOwner, id: &str) -> Result<()>;
     /// Sets last-used date (now), service and region.
     async fn record_access_key_use(&self, id: &str, service: &str, region: &str) -> Result<()>;
-
-    // ------------------------------------------------------------ roles
-    async fn create_role(&self, role: NewRole) -> Result<Role>;
-    async fn get_role(&self, name: &str) -> Result<Role>;
-    async fn get_role_by_id(&self, id: &str) -> Result<Role>;
-    async fn list_roles(&self, query: &ListQuery) -> Result<Page<Role>>;
-    async fn update_role(&self, name: &str, update: RoleUpdate) -> Result<Role>;
-    async fn update_assume_role_policy(&self, name: &str, document: String) -> Result<()>;
-    /// `DeleteConflict` while the role has inline or attached policies.
-    async fn delete_role(&self, name: &str) -> Result<()>;
-    async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()>;
-    async fn untag_role(&self, name: &str, keys: &[String]) -> Result<()>;
-    async fn set_role_permissions_boundary(&self, name: &str, arn: Option<String>) -> Result<()>;
-    /// Sets RoleLastUsed (now, region).
-    async fn record_role_use(&self, name: &str, region: &str) -> Result<()>;
 
     // -------------------------------------------------- inline policies
     /// Creates or replaces the inline policy `policy_name` of a user/role.

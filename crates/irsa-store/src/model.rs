@@ -69,6 +69,15 @@ impl<T> Page<T> {
     pub fn is_truncated(&self) -> bool {
         self.marker.is_some()
     }
+
+    /// The same page with every item converted.
+    #[must_use]
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            marker: self.marker,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- users
@@ -326,7 +335,8 @@ pub struct PolicyEntities {
     pub roles: Vec<(String, String)>,
 }
 
-/// Whether an inline policy or attachment belongs to a user or a role.
+/// A kind of IAM identity that has policies, tags and a permissions
+/// boundary: what inline policies and attachments belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     User,
@@ -334,10 +344,65 @@ pub enum PrincipalKind {
 }
 
 impl PrincipalKind {
+    /// Every kind, in the order listings present them.
+    pub const ALL: [PrincipalKind; 2] = [PrincipalKind::User, PrincipalKind::Role];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             PrincipalKind::User => "user",
             PrincipalKind::Role => "role",
+        }
+    }
+}
+
+/// A user or a role, for code that treats every principal kind alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User(User),
+    Role(Role),
+}
+
+impl Principal {
+    pub fn kind(&self) -> PrincipalKind {
+        match self {
+            Principal::User(_) => PrincipalKind::User,
+            Principal::Role(_) => PrincipalKind::Role,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User(u) => &u.name,
+            Principal::Role(r) => &r.name,
+        }
+    }
+
+    /// `AIDA…` or `AROA…`.
+    pub fn id(&self) -> &str {
+        match self {
+            Principal::User(u) => &u.id,
+            Principal::Role(r) => &r.id,
+        }
+    }
+
+    pub fn arn(&self) -> &str {
+        match self {
+            Principal::User(u) => &u.arn,
+            Principal::Role(r) => &r.arn,
+        }
+    }
+
+    pub fn tags(&self) -> &[Tag] {
+        match self {
+            Principal::User(u) => &u.tags,
+            Principal::Role(r) => &r.tags,
+        }
+    }
+
+    pub fn permissions_boundary(&self) -> Option<&str> {
+        match self {
+            Principal::User(u) => u.permissions_boundary.as_deref(),
+            Principal::Role(r) => r.permissions_boundary.as_deref(),
         }
     }
 }

@@ -188,11 +188,35 @@ fn insert_err(entity: Entity, name: &str) -> impl FnOnce(sqlx::Error) -> StoreEr
     }
 }
 
-/// The `(table, entity)` of a principal kind.
-fn principal_table(kind: PrincipalKind) -> (&'static str, Entity) {
+/// How a principal kind is stored, and named in errors and quotas.
+struct PrincipalSql {
+    table: &'static str,
+    /// `SELECT 1` of the principal by name key (a constant, so it can be
+    /// run on any executor).
+    exists_sql: &'static str,
+    entity: Entity,
+    /// What a missing inline policy of this kind is.
+    inline_entity: Entity,
+    /// The quota named when too many policies are attached.
+    attached_quota: &'static str,
+}
+
+fn principal_sql(kind: PrincipalKind) -> PrincipalSql {
     match kind {
-        PrincipalKind::User => ("users", Entity::User),
-        PrincipalKind::Role => ("roles", Entity::Role),
+        PrincipalKind::User => PrincipalSql {
+            table: "users",
+            exists_sql: "SELECT 1 FROM users WHERE name_key = $1",
+            entity: Entity::User,
+            inline_entity: Entity::UserPolicy,
+            attached_quota: "PoliciesPerUser",
+        },
+        PrincipalKind::Role => PrincipalSql {
+            table: "roles",
+            exists_sql: "SELECT 1 FROM roles WHERE name_key = $1",
+            entity: Entity::Role,
+            inline_entity: Entity::RolePolicy,
+            attached_quota: "PoliciesPerRole",
+        },
     }
 }
 
@@ -446,30 +470,77 @@ impl SqlStore {
         Ok(row.is_some())
     }
 
-    async fn require_principal(
-        tx: &mut Transaction<'static, Any>,
-        kind: PrincipalKind,
-        name: &str,
-    ) -> Result<String> {
-        let (table, entity) = principal_table(kind);
+    /// The name key of an existing user or role (`NotFound` otherwise).
+    async fn principal_key<'e, E>(executor: E, kind: PrincipalKind, name: &str) -> Result<String>
+    where
+        E: Executor<'e, Database = Any>,
+    {
+        let PrincipalSql {
+            exists_sql, entity, ..
+        } = principal_sql(kind);
         let key = name_key(name);
-        let sql = format!("SELECT 1 FROM {table} WHERE name_key = $1");
-        if Self::exists(&mut **tx, &sql, &key).await? {
+        if Self::exists(executor, exists_sql, &key).await? {
             Ok(key)
         } else {
             Err(StoreError::not_found(entity, name))
         }
     }
 
-    async fn principal_exists(&self, kind: PrincipalKind, name: &str) -> Result<String> {
-        let (table, entity) = principal_table(kind);
+    /// The row of a user or role.
+    async fn principal_row(&self, kind: PrincipalKind, name: &str) -> Result<AnyRow> {
+        let PrincipalSql { table, entity, .. } = principal_sql(kind);
+        let sql = format!("SELECT * FROM {table} WHERE name_key = $1");
+        sqlx::query(&sql)
+            .bind(name_key(name))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(entity, name))
+    }
+
+    /// One page of users or roles, each row read by `from_row`.
+    async fn principal_page<T>(
+        &self,
+        kind: PrincipalKind,
+        query: &ListQuery,
+        from_row: fn(&AnyRow) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let limit = query.limit();
+        let table = principal_sql(kind).table;
+        let sql = format!(
+            "SELECT * FROM {table} WHERE name_key > $1 AND substr(path, 1, length($2)) = $2 \
+             ORDER BY name_key LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.marker.clone().unwrap_or_default())
+            .bind(query.path_prefix.clone().unwrap_or_else(|| "/".to_owned()))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let keyed = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<String, _>("name_key")?, from_row(row)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::page(keyed, limit, |(key, _)| key.clone()).map(|(_, item)| item))
+    }
+
+    /// Starts creating a user or role: the write lock is held and the name
+    /// is free. Returns the transaction and the name key.
+    async fn begin_create(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        tags: &[Tag],
+    ) -> Result<(Transaction<'static, Any>, String)> {
+        let PrincipalSql {
+            exists_sql, entity, ..
+        } = principal_sql(kind);
+        check_tag_count(entity, tags.len())?;
         let key = name_key(name);
-        let sql = format!("SELECT 1 FROM {table} WHERE name_key = $1");
-        if Self::exists(&self.pool, &sql, &key).await? {
-            Ok(key)
-        } else {
-            Err(StoreError::not_found(entity, name))
+        let mut tx = self.begin_write().await?;
+        if Self::exists(&mut *tx, exists_sql, &key).await? {
+            return Err(StoreError::exists(entity, name));
         }
+        Ok((tx, key))
     }
 
     /// Read-modify-write of a `tags` column under the write lock.
@@ -555,14 +626,7 @@ impl SqlStore {
     {
         match owner {
             KeyOwner::Root => Ok(ROOT_OWNER.to_owned()),
-            KeyOwner::User(name) => {
-                let key = name_key(name);
-                if Self::exists(executor, "SELECT 1 FROM users WHERE name_key = $1", &key).await? {
-                    Ok(key)
-                } else {
-                    Err(StoreError::not_found(Entity::User, name.clone()))
-                }
-            }
+            KeyOwner::User(name) => Self::principal_key(executor, PrincipalKind::User, name).await,
         }
     }
 
@@ -659,24 +723,49 @@ async fn connect_sqlite(path: &Path) -> Result<(AnyPool, String)> {
     Ok((pool, location))
 }
 
+/// How long the first connection at start may take before PostgreSQL is
+/// reported unreachable.
+const POSTGRES_STARTUP_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn connect_postgres(url: &str) -> Result<(AnyPool, String)> {
     let location = redact_url(url);
+    let failure = |e: sqlx::Error| {
+        if matches!(e, sqlx::Error::Configuration(_)) {
+            return unsupported_url(url);
+        }
+        let e = e.to_string().replace(url, &location);
+        StoreError::Unavailable(format!("cannot connect to PostgreSQL at {location}: {e}; check --database-url and that the server is running"))
+    };
+    // The pool retries a refused connection until its acquire timeout (sized
+    // to ride out a database restart under load) and then only says "timed
+    // out"; at start one bounded attempt reports the real cause at once.
+    match tokio::time::timeout(
+        POSTGRES_STARTUP_TIMEOUT,
+        <sqlx::AnyConnection as sqlx::Connection>::connect(url),
+    )
+    .await
+    {
+        Ok(Ok(probe)) => {
+            // Closing is a courtesy to the server; the pool opens its own.
+            let _ = sqlx::Connection::close(probe).await;
+        }
+        Ok(Err(e)) => return Err(failure(e)),
+        Err(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "cannot connect to PostgreSQL at {location}: no answer within {} s; check --database-url and that the server is running",
+                POSTGRES_STARTUP_TIMEOUT.as_secs()
+            )))
+        }
+    }
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await
-        .map_err(|e| {
-            if matches!(e, sqlx::Error::Configuration(_)) {
-                return unsupported_url(url);
-            }
-            let e = e.to_string().replace(url, &location);
-            StoreError::Unavailable(format!("cannot connect to PostgreSQL at {location}: {e}; check --database-url and that the server is running"))
-        })?;
+        .map_err(failure)?;
     Ok((pool, location))
 }
 
-const USER_COLUMNS: &str = "name, path, id, arn, created, tags, permissions_boundary";
 const ACCESS_KEY_SELECT: &str =
     "SELECT ak.id, ak.owner_key, ak.secret_sealed, ak.status, ak.created, ak.last_used, \
      ak.last_used_service, ak.last_used_region, u.name AS user_name \
@@ -721,15 +810,12 @@ impl Store for SqlStore {
         self.pool.close().await;
     }
 
-    // ------------------------------------------------------------ users
+    // ------------------------------------------- users and roles (principals)
 
     async fn create_user(&self, user: NewUser) -> Result<User> {
-        check_tag_count(Entity::User, user.tags.len())?;
-        let key = name_key(&user.name);
-        let mut tx = self.begin_write().await?;
-        if Self::exists(&mut *tx, "SELECT 1 FROM users WHERE name_key = $1", &key).await? {
-            return Err(StoreError::exists(Entity::User, user.name));
-        }
+        let (mut tx, key) = self
+            .begin_create(PrincipalKind::User, &user.name, &user.tags)
+            .await?;
         let now = self.now();
         let record = User {
             id: generate_id(IdPrefix::User),
@@ -759,54 +845,136 @@ impl Store for SqlStore {
         Ok(record)
     }
 
-    async fn get_user(&self, name: &str) -> Result<User> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name_key = $1");
-        match sqlx::query(&sql)
-            .bind(name_key(name))
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(row) => Self::user_from(&row),
-            None => Err(StoreError::not_found(Entity::User, name)),
-        }
+    async fn create_role(&self, role: NewRole) -> Result<Role> {
+        let (mut tx, key) = self
+            .begin_create(PrincipalKind::Role, &role.name, &role.tags)
+            .await?;
+        let now = self.now();
+        let record = Role {
+            id: generate_id(IdPrefix::Role),
+            arn: Arn::iam_role(&self.account, &role.path, &role.name).to_string(),
+            create_date: to_time(now)?,
+            name: role.name,
+            path: role.path,
+            assume_role_policy_document: role.assume_role_policy_document,
+            max_session_duration: role.max_session_duration,
+            description: role.description,
+            permissions_boundary: role.permissions_boundary,
+            tags: role.tags,
+            last_used: None,
+        };
+        sqlx::query(
+            "INSERT INTO roles (name_key, name, path, id, arn, trust_policy, max_session_duration, description, \
+             permissions_boundary, tags, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&key)
+        .bind(&record.name)
+        .bind(&record.path)
+        .bind(&record.id)
+        .bind(&record.arn)
+        .bind(&record.assume_role_policy_document)
+        .bind(i64::from(record.max_session_duration))
+        .bind(record.description.clone())
+        .bind(record.permissions_boundary.clone())
+        .bind(tags_json(&record.tags)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(insert_err(Entity::Role, &record.name))?;
+        tx.commit().await?;
+        Ok(record)
     }
 
-    async fn get_user_by_id(&self, id: &str) -> Result<User> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        match sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(row) => Self::user_from(&row),
-            None => Err(StoreError::not_found(Entity::User, id)),
-        }
+    async fn get_user(&self, name: &str) -> Result<User> {
+        Self::user_from(&self.principal_row(PrincipalKind::User, name).await?)
+    }
+
+    async fn get_role(&self, name: &str) -> Result<Role> {
+        Self::role_from(&self.principal_row(PrincipalKind::Role, name).await?)
     }
 
     async fn list_users(&self, query: &ListQuery) -> Result<Page<User>> {
-        let limit = query.limit();
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE name_key > $1 AND substr(path, 1, length($2)) = $2 \
-             ORDER BY name_key LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(query.marker.clone().unwrap_or_default())
-            .bind(query.path_prefix.clone().unwrap_or_else(|| "/".to_owned()))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await?;
-        let users = rows
-            .iter()
-            .map(Self::user_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self::page(users, limit, |u| name_key(&u.name)))
+        self.principal_page(PrincipalKind::User, query, Self::user_from)
+            .await
+    }
+
+    async fn list_roles(&self, query: &ListQuery) -> Result<Page<Role>> {
+        self.principal_page(PrincipalKind::Role, query, Self::role_from)
+            .await
+    }
+
+    async fn delete_principal(&self, kind: PrincipalKind, name: &str) -> Result<()> {
+        let PrincipalSql { table, entity, .. } = principal_sql(kind);
+        let mut tx = self.begin_write().await?;
+        let key = Self::principal_key(&mut *tx, kind, name).await?;
+        let mut conflicts = Vec::new();
+        if kind == PrincipalKind::User {
+            conflicts.push((
+                "SELECT 1 FROM access_keys WHERE owner_key = $1".to_owned(),
+                "Cannot delete entity, must delete access keys first.",
+            ));
+        }
+        // `kind.as_str()` is one of a few fixed words, not input.
+        let kind_name = kind.as_str();
+        conflicts.push((
+            format!("SELECT 1 FROM inline_policies WHERE principal_kind = '{kind_name}' AND principal_key = $1"),
+            "Cannot delete entity, must delete policies first.",
+        ));
+        conflicts.push((
+            format!("SELECT 1 FROM attachments WHERE principal_kind = '{kind_name}' AND principal_key = $1"),
+            "Cannot delete entity, must detach all policies first.",
+        ));
+        for (sql, message) in conflicts {
+            if Self::exists(&mut *tx, &sql, &key).await? {
+                return Err(StoreError::DeleteConflict {
+                    entity,
+                    message: message.to_owned(),
+                });
+            }
+        }
+        let sql = format!("DELETE FROM {table} WHERE name_key = $1");
+        sqlx::query(&sql).bind(&key).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tag_principal(&self, kind: PrincipalKind, name: &str, tags: Vec<Tag>) -> Result<()> {
+        let PrincipalSql { table, entity, .. } = principal_sql(kind);
+        self.modify_tags(table, "name_key", &name_key(name), entity, name, |t| {
+            merge_tags(t, tags);
+        })
+        .await
+    }
+
+    async fn untag_principal(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        keys: &[String],
+    ) -> Result<()> {
+        let PrincipalSql { table, entity, .. } = principal_sql(kind);
+        self.modify_tags(table, "name_key", &name_key(name), entity, name, |t| {
+            t.retain(|tag| !keys.contains(&tag.key));
+        })
+        .await
+    }
+
+    async fn set_permissions_boundary(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        arn: Option<String>,
+    ) -> Result<()> {
+        let PrincipalSql { table, entity, .. } = principal_sql(kind);
+        let sql = format!("UPDATE {table} SET permissions_boundary = $1 WHERE name_key = $2");
+        let query = sqlx::query(&sql).bind(arn).bind(name_key(name));
+        self.update_one(query, entity, name).await
     }
 
     async fn update_user(&self, name: &str, update: UserUpdate) -> Result<User> {
         let old_key = name_key(name);
         let mut tx = self.begin_write().await?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name_key = $1");
-        let Some(row) = sqlx::query(&sql)
+        let Some(row) = sqlx::query("SELECT * FROM users WHERE name_key = $1")
             .bind(&old_key)
             .fetch_optional(&mut *tx)
             .await?
@@ -863,65 +1031,55 @@ impl Store for SqlStore {
         Ok(user)
     }
 
-    async fn delete_user(&self, name: &str) -> Result<()> {
+    async fn update_role(&self, name: &str, update: RoleUpdate) -> Result<Role> {
         let key = name_key(name);
         let mut tx = self.begin_write().await?;
-        if !Self::exists(&mut *tx, "SELECT 1 FROM users WHERE name_key = $1", &key).await? {
-            return Err(StoreError::not_found(Entity::User, name));
-        }
-        let conflicts = [
-            ("SELECT 1 FROM access_keys WHERE owner_key = $1", "Cannot delete entity, must delete access keys first."),
-            ("SELECT 1 FROM inline_policies WHERE principal_kind = 'user' AND principal_key = $1", "Cannot delete entity, must delete policies first."),
-            ("SELECT 1 FROM attachments WHERE principal_kind = 'user' AND principal_key = $1", "Cannot delete entity, must detach all policies first."),
-        ];
-        for (sql, message) in conflicts {
-            if Self::exists(&mut *tx, sql, &key).await? {
-                return Err(StoreError::DeleteConflict {
-                    entity: Entity::User,
-                    message: message.to_owned(),
-                });
-            }
-        }
-        sqlx::query("DELETE FROM users WHERE name_key = $1")
+        let Some(row) = sqlx::query("SELECT * FROM roles WHERE name_key = $1")
             .bind(&key)
-            .execute(&mut *tx)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Err(StoreError::not_found(Entity::Role, name));
+        };
+        let mut role = Self::role_from(&row)?;
+        if let Some(description) = update.description {
+            role.description = Some(description);
+        }
+        if let Some(max) = update.max_session_duration {
+            role.max_session_duration = max;
+        }
+        sqlx::query(
+            "UPDATE roles SET description = $1, max_session_duration = $2 WHERE name_key = $3",
+        )
+        .bind(role.description.clone())
+        .bind(i64::from(role.max_session_duration))
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
+        Ok(role)
+    }
+
+    async fn update_assume_role_policy(&self, name: &str, document: String) -> Result<()> {
+        let query = sqlx::query("UPDATE roles SET trust_policy = $1 WHERE name_key = $2")
+            .bind(document)
+            .bind(name_key(name));
+        self.update_one(query, Entity::Role, name).await
+    }
+
+    async fn record_role_use(&self, name: &str, region: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE roles SET last_used = $1, last_used_region = $2 WHERE name_key = $3",
+        )
+        .bind(self.now())
+        .bind(region)
+        .bind(name_key(name))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found(Entity::Role, name));
+        }
         Ok(())
-    }
-
-    async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        self.modify_tags(
-            "users",
-            "name_key",
-            &name_key(name),
-            Entity::User,
-            name,
-            |t| merge_tags(t, tags),
-        )
-        .await
-    }
-
-    async fn untag_user(&self, name: &str, keys: &[String]) -> Result<()> {
-        self.modify_tags(
-            "users",
-            "name_key",
-            &name_key(name),
-            Entity::User,
-            name,
-            |t| {
-                t.retain(|tag| !keys.contains(&tag.key));
-            },
-        )
-        .await
-    }
-
-    async fn set_user_permissions_boundary(&self, name: &str, arn: Option<String>) -> Result<()> {
-        let key = name_key(name);
-        let query = sqlx::query("UPDATE users SET permissions_boundary = $1 WHERE name_key = $2")
-            .bind(arn)
-            .bind(key);
-        self.update_one(query, Entity::User, name).await
     }
 
     // ------------------------------------------------------ access keys
@@ -1053,200 +1211,6 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    // ------------------------------------------------------------ roles
-
-    async fn create_role(&self, role: NewRole) -> Result<Role> {
-        check_tag_count(Entity::Role, role.tags.len())?;
-        let key = name_key(&role.name);
-        let mut tx = self.begin_write().await?;
-        if Self::exists(&mut *tx, "SELECT 1 FROM roles WHERE name_key = $1", &key).await? {
-            return Err(StoreError::exists(Entity::Role, role.name));
-        }
-        let now = self.now();
-        let record = Role {
-            id: generate_id(IdPrefix::Role),
-            arn: Arn::iam_role(&self.account, &role.path, &role.name).to_string(),
-            create_date: to_time(now)?,
-            name: role.name,
-            path: role.path,
-            assume_role_policy_document: role.assume_role_policy_document,
-            max_session_duration: role.max_session_duration,
-            description: role.description,
-            permissions_boundary: role.permissions_boundary,
-            tags: role.tags,
-            last_used: None,
-        };
-        sqlx::query(
-            "INSERT INTO roles (name_key, name, path, id, arn, trust_policy, max_session_duration, description, \
-             permissions_boundary, tags, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&key)
-        .bind(&record.name)
-        .bind(&record.path)
-        .bind(&record.id)
-        .bind(&record.arn)
-        .bind(&record.assume_role_policy_document)
-        .bind(i64::from(record.max_session_duration))
-        .bind(record.description.clone())
-        .bind(record.permissions_boundary.clone())
-        .bind(tags_json(&record.tags)?)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(insert_err(Entity::Role, &record.name))?;
-        tx.commit().await?;
-        Ok(record)
-    }
-
-    async fn get_role(&self, name: &str) -> Result<Role> {
-        match sqlx::query("SELECT * FROM roles WHERE name_key = $1")
-            .bind(name_key(name))
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(row) => Self::role_from(&row),
-            None => Err(StoreError::not_found(Entity::Role, name)),
-        }
-    }
-
-    async fn get_role_by_id(&self, id: &str) -> Result<Role> {
-        match sqlx::query("SELECT * FROM roles WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(row) => Self::role_from(&row),
-            None => Err(StoreError::not_found(Entity::Role, id)),
-        }
-    }
-
-    async fn list_roles(&self, query: &ListQuery) -> Result<Page<Role>> {
-        let limit = query.limit();
-        let rows = sqlx::query(
-            "SELECT * FROM roles WHERE name_key > $1 AND substr(path, 1, length($2)) = $2 ORDER BY name_key LIMIT $3",
-        )
-        .bind(query.marker.clone().unwrap_or_default())
-        .bind(query.path_prefix.clone().unwrap_or_else(|| "/".to_owned()))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let roles = rows
-            .iter()
-            .map(Self::role_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self::page(roles, limit, |r| name_key(&r.name)))
-    }
-
-    async fn update_role(&self, name: &str, update: RoleUpdate) -> Result<Role> {
-        let key = name_key(name);
-        let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT * FROM roles WHERE name_key = $1")
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Err(StoreError::not_found(Entity::Role, name));
-        };
-        let mut role = Self::role_from(&row)?;
-        if let Some(description) = update.description {
-            role.description = Some(description);
-        }
-        if let Some(max) = update.max_session_duration {
-            role.max_session_duration = max;
-        }
-        sqlx::query(
-            "UPDATE roles SET description = $1, max_session_duration = $2 WHERE name_key = $3",
-        )
-        .bind(role.description.clone())
-        .bind(i64::from(role.max_session_duration))
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(role)
-    }
-
-    async fn update_assume_role_policy(&self, name: &str, document: String) -> Result<()> {
-        let query = sqlx::query("UPDATE roles SET trust_policy = $1 WHERE name_key = $2")
-            .bind(document)
-            .bind(name_key(name));
-        self.update_one(query, Entity::Role, name).await
-    }
-
-    async fn delete_role(&self, name: &str) -> Result<()> {
-        let key = name_key(name);
-        let mut tx = self.begin_write().await?;
-        if !Self::exists(&mut *tx, "SELECT 1 FROM roles WHERE name_key = $1", &key).await? {
-            return Err(StoreError::not_found(Entity::Role, name));
-        }
-        let conflicts = [
-            ("SELECT 1 FROM inline_policies WHERE principal_kind = 'role' AND principal_key = $1", "Cannot delete entity, must delete policies first."),
-            ("SELECT 1 FROM attachments WHERE principal_kind = 'role' AND principal_key = $1", "Cannot delete entity, must detach all policies first."),
-        ];
-        for (sql, message) in conflicts {
-            if Self::exists(&mut *tx, sql, &key).await? {
-                return Err(StoreError::DeleteConflict {
-                    entity: Entity::Role,
-                    message: message.to_owned(),
-                });
-            }
-        }
-        sqlx::query("DELETE FROM roles WHERE name_key = $1")
-            .bind(&key)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        self.modify_tags(
-            "roles",
-            "name_key",
-            &name_key(name),
-            Entity::Role,
-            name,
-            |t| merge_tags(t, tags),
-        )
-        .await
-    }
-
-    async fn untag_role(&self, name: &str, keys: &[String]) -> Result<()> {
-        self.modify_tags(
-            "roles",
-            "name_key",
-            &name_key(name),
-            Entity::Role,
-            name,
-            |t| {
-                t.retain(|tag| !keys.contains(&tag.key));
-            },
-        )
-        .await
-    }
-
-    async fn set_role_permissions_boundary(&self, name: &str, arn: Option<String>) -> Result<()> {
-        let query = sqlx::query("UPDATE roles SET permissions_boundary = $1 WHERE name_key = $2")
-            .bind(arn)
-            .bind(name_key(name));
-        self.update_one(query, Entity::Role, name).await
-    }
-
-    async fn record_role_use(&self, name: &str, region: &str) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE roles SET last_used = $1, last_used_region = $2 WHERE name_key = $3",
-        )
-        .bind(self.now())
-        .bind(region)
-        .bind(name_key(name))
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(Entity::Role, name));
-        }
-        Ok(())
-    }
-
     // -------------------------------------------------- inline policies
 
     async fn put_inline_policy(
@@ -1257,7 +1221,7 @@ impl Store for SqlStore {
         document: String,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let principal_key = Self::require_principal(&mut tx, kind, principal).await?;
+        let principal_key = Self::principal_key(&mut *tx, kind, principal).await?;
         sqlx::query(
             "INSERT INTO inline_policies (principal_kind, principal_key, name_key, name, document) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (principal_kind, principal_key, name_key) DO UPDATE SET name = excluded.name, document = excluded.document",
@@ -1279,7 +1243,7 @@ impl Store for SqlStore {
         principal: &str,
         policy_name: &str,
     ) -> Result<InlinePolicy> {
-        let principal_key = self.principal_exists(kind, principal).await?;
+        let principal_key = Self::principal_key(&self.pool, kind, principal).await?;
         let row = sqlx::query(
             "SELECT name, document FROM inline_policies WHERE principal_kind = $1 AND principal_key = $2 AND name_key = $3",
         )
@@ -1293,7 +1257,10 @@ impl Store for SqlStore {
                 name: row.try_get("name")?,
                 document: row.try_get("document")?,
             }),
-            None => Err(StoreError::not_found(inline_entity(kind), policy_name)),
+            None => Err(StoreError::not_found(
+                principal_sql(kind).inline_entity,
+                policy_name,
+            )),
         }
     }
 
@@ -1302,7 +1269,7 @@ impl Store for SqlStore {
         kind: PrincipalKind,
         principal: &str,
     ) -> Result<Vec<String>> {
-        let principal_key = self.principal_exists(kind, principal).await?;
+        let principal_key = Self::principal_key(&self.pool, kind, principal).await?;
         let names: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM inline_policies WHERE principal_kind = $1 AND principal_key = $2 ORDER BY name_key",
         )
@@ -1320,7 +1287,7 @@ impl Store for SqlStore {
         policy_name: &str,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let principal_key = Self::require_principal(&mut tx, kind, principal).await?;
+        let principal_key = Self::principal_key(&mut *tx, kind, principal).await?;
         let done = sqlx::query("DELETE FROM inline_policies WHERE principal_kind = $1 AND principal_key = $2 AND name_key = $3")
             .bind(kind.as_str())
             .bind(principal_key)
@@ -1328,7 +1295,10 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(inline_entity(kind), policy_name));
+            return Err(StoreError::not_found(
+                principal_sql(kind).inline_entity,
+                policy_name,
+            ));
         }
         tx.commit().await?;
         Ok(())
@@ -1351,7 +1321,7 @@ impl Store for SqlStore {
             )));
         }
         let mut tx = self.begin_write().await?;
-        let principal_key = Self::require_principal(&mut tx, kind, principal).await?;
+        let principal_key = Self::principal_key(&mut *tx, kind, principal).await?;
         let policy_name = if parsed.account() == "aws" {
             parsed.resource_name().to_owned()
         } else {
@@ -1373,10 +1343,7 @@ impl Store for SqlStore {
             return Ok(());
         }
         if attached.len() >= MAX_ATTACHED_POLICIES {
-            let quota = match kind {
-                PrincipalKind::User => "PoliciesPerUser",
-                PrincipalKind::Role => "PoliciesPerRole",
-            };
+            let quota = principal_sql(kind).attached_quota;
             return Err(StoreError::LimitExceeded {
                 entity: Entity::Attachment,
                 message: format!("Cannot exceed quota for {quota}: {MAX_ATTACHED_POLICIES}"),
@@ -1400,7 +1367,7 @@ impl Store for SqlStore {
         policy_arn: &str,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let principal_key = Self::require_principal(&mut tx, kind, principal).await?;
+        let principal_key = Self::principal_key(&mut *tx, kind, principal).await?;
         let done = sqlx::query("DELETE FROM attachments WHERE principal_kind = $1 AND principal_key = $2 AND policy_arn = $3")
             .bind(kind.as_str())
             .bind(principal_key)
@@ -1420,7 +1387,7 @@ impl Store for SqlStore {
         principal: &str,
         path_prefix: Option<&str>,
     ) -> Result<Vec<AttachedPolicy>> {
-        let principal_key = self.principal_exists(kind, principal).await?;
+        let principal_key = Self::principal_key(&self.pool, kind, principal).await?;
         let rows = sqlx::query("SELECT policy_name, policy_arn FROM attachments WHERE principal_kind = $1 AND principal_key = $2")
             .bind(kind.as_str())
             .bind(principal_key)
@@ -1458,10 +1425,8 @@ impl Store for SqlStore {
             return Err(StoreError::not_found(Entity::Policy, policy_arn));
         }
         let mut entities = PolicyEntities::default();
-        for (kind, table) in [
-            (PrincipalKind::User, "users"),
-            (PrincipalKind::Role, "roles"),
-        ] {
+        for kind in PrincipalKind::ALL {
+            let table = principal_sql(kind).table;
             let sql = format!(
                 "SELECT t.name, t.id FROM attachments a JOIN {table} t ON t.name_key = a.principal_key \
                  WHERE a.principal_kind = $1 AND a.policy_arn = $2 ORDER BY t.name_key"
@@ -2045,13 +2010,6 @@ impl Store for SqlStore {
             .rows_affected();
         tx.commit().await?;
         Ok(deleted > 0)
-    }
-}
-
-fn inline_entity(kind: PrincipalKind) -> Entity {
-    match kind {
-        PrincipalKind::User => Entity::UserPolicy,
-        PrincipalKind::Role => Entity::RolePolicy,
     }
 }
 

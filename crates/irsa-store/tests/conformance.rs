@@ -13,8 +13,8 @@ use common::{Harness, START};
 use irsa_core::{is_valid_id, IdPrefix, SecretBytes, SecretString};
 use irsa_store::{
     AccessKeyStatus, Entity, KeyOwner, ListQuery, MasterKey, NewAccessKey, NewOidcProvider,
-    NewPolicy, NewRole, NewServerKey, NewUser, PolicyListFilter, PrincipalKind, RoleUpdate,
-    StoreError, Tag, UserUpdate,
+    NewPolicy, NewRole, NewServerKey, NewUser, PolicyListFilter, Principal, PrincipalKind,
+    RoleUpdate, StoreError, Tag, UserUpdate,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -128,13 +128,17 @@ async fn users_crud(h: Harness) {
     // Case-insensitive lookup and uniqueness; display case is kept.
     let got = s.get_user("ALICE").await.unwrap();
     assert_eq!(got, alice);
-    assert_eq!(s.get_user_by_id(&alice.id).await.unwrap(), alice);
+    assert_eq!(
+        s.get_principal(PrincipalKind::User, "alice").await.unwrap(),
+        Principal::User(alice.clone())
+    );
     let err = s.create_user(NewUser::named("alice")).await.unwrap_err();
     assert_eq!(err.to_string(), "User with name alice already exists.");
     assert_eq!(err.aws_code(), "EntityAlreadyExists");
     assert_eq!(err.http_status(), 409);
 
-    s.tag_user(
+    s.tag_principal(
+        PrincipalKind::User,
         "alice",
         vec![Tag::new("env", "prod"), Tag::new("team", "a")],
     )
@@ -145,15 +149,21 @@ async fn users_crud(h: Harness) {
         got.tags,
         vec![Tag::new("env", "prod"), Tag::new("team", "a")]
     );
-    s.untag_user("Alice", &["env".to_owned()]).await.unwrap();
+    s.untag_principal(PrincipalKind::User, "Alice", &["env".to_owned()])
+        .await
+        .unwrap();
     assert_eq!(
         s.get_user("Alice").await.unwrap().tags,
         vec![Tag::new("team", "a")]
     );
     let too_many: Vec<Tag> = (0..50).map(|i| Tag::new(format!("k{i}"), "v")).collect();
-    assert_limit(s.tag_user("Alice", too_many).await);
+    assert_limit(
+        s.tag_principal(PrincipalKind::User, "Alice", too_many)
+            .await,
+    );
 
-    s.set_user_permissions_boundary(
+    s.set_permissions_boundary(
+        PrincipalKind::User,
         "Alice",
         Some("arn:aws:iam::aws:policy/PowerUserAccess".into()),
     )
@@ -167,7 +177,7 @@ async fn users_crud(h: Harness) {
             .as_deref(),
         Some("arn:aws:iam::aws:policy/PowerUserAccess")
     );
-    s.set_user_permissions_boundary("Alice", None)
+    s.set_permissions_boundary(PrincipalKind::User, "Alice", None)
         .await
         .unwrap();
     assert_eq!(
@@ -188,14 +198,23 @@ async fn users_crud(h: Harness) {
     assert_eq!(moved.arn, "arn:aws:iam::123456789012:user/other/Alice");
     assert_eq!(moved.id, alice.id);
 
-    s.delete_user("aLiCe").await.unwrap();
+    s.delete_principal(PrincipalKind::User, "aLiCe")
+        .await
+        .unwrap();
     assert_not_found(s.get_user("Alice").await, Entity::User);
-    let err = s.delete_user("Alice").await.unwrap_err();
+    let err = s
+        .delete_principal(PrincipalKind::User, "Alice")
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "The user with name Alice cannot be found.");
     assert_eq!(err.http_status(), 404);
-    assert_not_found(s.tag_user("nobody", vec![]).await, Entity::User);
     assert_not_found(
-        s.set_user_permissions_boundary("nobody", None).await,
+        s.tag_principal(PrincipalKind::User, "nobody", vec![]).await,
+        Entity::User,
+    );
+    assert_not_found(
+        s.set_permissions_boundary(PrincipalKind::User, "nobody", None)
+            .await,
         Entity::User,
     );
 }
@@ -287,7 +306,10 @@ async fn user_delete_conflicts(h: Harness) {
         .create_access_key(NewAccessKey::for_user("dave"))
         .await
         .unwrap();
-    assert_delete_conflict(s.delete_user("dave").await, "access keys");
+    assert_delete_conflict(
+        s.delete_principal(PrincipalKind::User, "dave").await,
+        "access keys",
+    );
     s.delete_access_key(&KeyOwner::User("dave".into()), &key.key.id)
         .await
         .unwrap();
@@ -295,7 +317,10 @@ async fn user_delete_conflicts(h: Harness) {
     s.put_inline_policy(PrincipalKind::User, "dave", "p", DOC.into())
         .await
         .unwrap();
-    assert_delete_conflict(s.delete_user("dave").await, "must delete policies first");
+    assert_delete_conflict(
+        s.delete_principal(PrincipalKind::User, "dave").await,
+        "must delete policies first",
+    );
     s.delete_inline_policy(PrincipalKind::User, "dave", "P")
         .await
         .unwrap();
@@ -307,7 +332,10 @@ async fn user_delete_conflicts(h: Harness) {
     )
     .await
     .unwrap();
-    assert_delete_conflict(s.delete_user("dave").await, "detach all policies");
+    assert_delete_conflict(
+        s.delete_principal(PrincipalKind::User, "dave").await,
+        "detach all policies",
+    );
     s.detach_policy(
         PrincipalKind::User,
         "dave",
@@ -316,7 +344,9 @@ async fn user_delete_conflicts(h: Harness) {
     .await
     .unwrap();
 
-    s.delete_user("dave").await.unwrap();
+    s.delete_principal(PrincipalKind::User, "dave")
+        .await
+        .unwrap();
     assert_not_found(s.get_user("dave").await, Entity::User);
 }
 
@@ -394,6 +424,43 @@ async fn list_pagination_and_path_prefix(h: Harness) {
             .collect::<Vec<_>>(),
         ["zeta"]
     );
+    // Principal-generic listing: the same pages, whatever the kind.
+    for (kind, expected) in [
+        (PrincipalKind::User, vec!["Alpha", "Bravo", "charlie"]),
+        (PrincipalKind::Role, vec!["Eta", "theta", "zeta"]),
+    ] {
+        let first = s
+            .list_principals(
+                kind,
+                &ListQuery {
+                    max_items: Some(2),
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let second = s
+            .list_principals(
+                kind,
+                &ListQuery {
+                    marker: first.marker.clone(),
+                    max_items: Some(1),
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let names: Vec<&str> = first
+            .items
+            .iter()
+            .chain(&second.items)
+            .map(|p| {
+                assert_eq!(p.kind(), kind);
+                p.name()
+            })
+            .collect();
+        assert_eq!(names, expected);
+    }
     let policies = s
         .list_policies(&ListQuery::all(), PolicyListFilter::All)
         .await
@@ -537,7 +604,26 @@ async fn roles_crud(h: Harness) {
     assert_eq!(role.arn, "arn:aws:iam::123456789012:role/svc/App");
     assert_eq!(role.create_date, at_start());
     assert_eq!(s.get_role("app").await.unwrap(), role);
-    assert_eq!(s.get_role_by_id(&role.id).await.unwrap(), role);
+    let principal = s.get_principal(PrincipalKind::Role, "APP").await.unwrap();
+    assert_eq!(
+        (
+            principal.kind(),
+            principal.name(),
+            principal.id(),
+            principal.arn()
+        ),
+        (
+            PrincipalKind::Role,
+            "App",
+            role.id.as_str(),
+            role.arn.as_str()
+        )
+    );
+    assert_eq!(principal, Principal::Role(role.clone()));
+    assert_not_found(
+        s.get_principal(PrincipalKind::User, "App").await,
+        Entity::User,
+    );
     assert_exists(
         s.create_role(NewRole::new("APP", TRUST)).await,
         Entity::Role,
@@ -583,15 +669,23 @@ async fn roles_crud(h: Harness) {
         trust2
     );
 
-    s.tag_role("App", vec![Tag::new("b", "2")]).await.unwrap();
-    s.untag_role("App", &["a".to_owned()]).await.unwrap();
+    s.tag_principal(PrincipalKind::Role, "App", vec![Tag::new("b", "2")])
+        .await
+        .unwrap();
+    s.untag_principal(PrincipalKind::Role, "App", &["a".to_owned()])
+        .await
+        .unwrap();
     assert_eq!(
         s.get_role("App").await.unwrap().tags,
         vec![Tag::new("b", "2")]
     );
-    s.set_role_permissions_boundary("App", Some("arn:aws:iam::123456789012:policy/b".into()))
-        .await
-        .unwrap();
+    s.set_permissions_boundary(
+        PrincipalKind::Role,
+        "App",
+        Some("arn:aws:iam::123456789012:policy/b".into()),
+    )
+    .await
+    .unwrap();
     assert!(s
         .get_role("App")
         .await
@@ -606,9 +700,14 @@ async fn roles_crud(h: Harness) {
     assert_eq!(used.date, at_start() + Duration::from_secs(10));
     assert_eq!(used.region.as_deref(), Some("us-east-1"));
 
-    s.delete_role("APP").await.unwrap();
+    s.delete_principal(PrincipalKind::Role, "APP")
+        .await
+        .unwrap();
     assert_not_found(s.get_role("App").await, Entity::Role);
-    assert_not_found(s.delete_role("App").await, Entity::Role);
+    assert_not_found(
+        s.delete_principal(PrincipalKind::Role, "App").await,
+        Entity::Role,
+    );
     assert_not_found(
         s.update_assume_role_policy("App", TRUST.into()).await,
         Entity::Role,
@@ -626,7 +725,10 @@ async fn role_delete_conflicts(h: Harness) {
     s.put_inline_policy(PrincipalKind::Role, "r", "p", DOC.into())
         .await
         .unwrap();
-    assert_delete_conflict(s.delete_role("r").await, "must delete policies first");
+    assert_delete_conflict(
+        s.delete_principal(PrincipalKind::Role, "r").await,
+        "must delete policies first",
+    );
     s.delete_inline_policy(PrincipalKind::Role, "r", "p")
         .await
         .unwrap();
@@ -634,11 +736,14 @@ async fn role_delete_conflicts(h: Harness) {
     s.attach_policy(PrincipalKind::Role, "r", &policy.arn)
         .await
         .unwrap();
-    assert_delete_conflict(s.delete_role("r").await, "detach all policies");
+    assert_delete_conflict(
+        s.delete_principal(PrincipalKind::Role, "r").await,
+        "detach all policies",
+    );
     s.detach_policy(PrincipalKind::Role, "r", &policy.arn)
         .await
         .unwrap();
-    s.delete_role("r").await.unwrap();
+    s.delete_principal(PrincipalKind::Role, "r").await.unwrap();
 }
 
 async fn inline_policies(h: Harness) {
@@ -861,10 +966,10 @@ async fn policy_list_usage_filters(h: Harness) {
     s.attach_policy(PrincipalKind::User, "u", &arns["both"])
         .await
         .unwrap();
-    s.set_user_permissions_boundary("u", Some(arns["boundary"].clone()))
+    s.set_permissions_boundary(PrincipalKind::User, "u", Some(arns["boundary"].clone()))
         .await
         .unwrap();
-    s.set_role_permissions_boundary("r", Some(arns["both"].clone()))
+    s.set_permissions_boundary(PrincipalKind::Role, "r", Some(arns["both"].clone()))
         .await
         .unwrap();
     let names = |filter: PolicyListFilter, query: ListQuery| async move {
@@ -903,14 +1008,18 @@ async fn policy_list_usage_filters(h: Harness) {
     assert_eq!(marker, None);
 
     // Clearing a boundary takes the policy out of the boundary list at once.
-    s.set_role_permissions_boundary("r", None).await.unwrap();
+    s.set_permissions_boundary(PrincipalKind::Role, "r", None)
+        .await
+        .unwrap();
     assert_eq!(
         names(PolicyListFilter::UsedAsBoundary, ListQuery::all())
             .await
             .0,
         ["boundary"]
     );
-    s.set_user_permissions_boundary("u", None).await.unwrap();
+    s.set_permissions_boundary(PrincipalKind::User, "u", None)
+        .await
+        .unwrap();
     assert!(names(PolicyListFilter::UsedAsBoundary, ListQuery::all())
         .await
         .0
