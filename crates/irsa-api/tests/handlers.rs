@@ -832,3 +832,25 @@ async fn rotated_key_ring_is_picked_up() {
     assert_ok(&r);
     assert_eq!(field(&r.body, "Arn"), "arn:aws:iam::123456789012:root");
 }
+
+#[tokio::test]
+async fn account_summary_counts_every_page() {
+    let env = env().await;
+    // One more user than a store page holds, so a count of the first page is wrong.
+    let users = usize::try_from(irsa_store::MAX_MAX_ITEMS).unwrap() + 1;
+    for i in 0..users {
+        env.store
+            .create_user(irsa_store::NewUser::named(format!("user{i:04}")))
+            .await
+            .unwrap();
+    }
+    let r = iam(&env, &env.root, "Action=GetAccountSummary").await;
+    assert_ok(&r);
+    assert!(
+        r.body.contains(&format!(
+            "<entry><key>Users</key><value>{users}</value></entry>"
+        )),
+        "{}",
+        r.body
+    );
+}

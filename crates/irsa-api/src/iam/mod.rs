@@ -9,13 +9,15 @@ use irsa_store::{
     RoleUpdate, StoreError, User, UserUpdate,
 };
 
-use irsa_auth::{Caller, CallerKind};
 use crate::authorize::{managed_document, validate_document};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{checks, Request, Tag};
 use crate::protocol::response::{encode_policy_document, Node};
 use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
+use irsa_auth::{Caller, CallerKind};
 
+mod account;
+mod principals;
 mod simulate;
 
 use irsa_auth::managed::{aws_managed_document, AWS_MANAGED, AWS_POLICY_PREFIX};
@@ -51,31 +53,29 @@ fn list_policies_filter(only_attached: bool, usage: Option<&str>) -> PolicyListF
     }
 }
 
-/// Whether a built-in AWS managed policy passes a ListPolicies filter (they
-/// live outside the policies table, so the store query cannot see them).
-/// Counts its attachments when the filter needs them.
 /// Users and roles whose permissions boundary is `policy_arn`, as
 /// `(name, id)` pairs ordered by name. Boundaries are not indexed by policy,
 /// so this scans every user and role (IAM-sized accounts, rare calls).
 async fn boundary_entities(api: &AwsApi, policy_arn: &str) -> Result<PolicyEntities, ApiError> {
     let st = api.store();
-    let is_boundary = |b: Option<&String>| b.is_some_and(|b| b == policy_arn);
-    let roles = all_pages(|q| async move { st.list_roles(&q).await }).await?;
-    let users = all_pages(|q| async move { st.list_users(&q).await }).await?;
-    Ok(PolicyEntities {
-        users: users
+    let mut entities = PolicyEntities::default();
+    for kind in PrincipalKind::ALL {
+        let bounded = all_pages(|q| async move { st.list_principals(kind, &q).await })
+            .await?
             .into_iter()
-            .filter(|u| is_boundary(u.permissions_boundary.as_ref()))
-            .map(|u| (u.name, u.id))
-            .collect(),
-        roles: roles
-            .into_iter()
-            .filter(|r| is_boundary(r.permissions_boundary.as_ref()))
-            .map(|r| (r.name, r.id))
-            .collect(),
-    })
+            .filter(|p| p.permissions_boundary() == Some(policy_arn))
+            .map(|p| (p.name().to_owned(), p.id().to_owned()));
+        match kind {
+            PrincipalKind::User => entities.users.extend(bounded),
+            PrincipalKind::Role => entities.roles.extend(bounded),
+        }
+    }
+    Ok(entities)
 }
 
+/// Whether a built-in AWS managed policy passes a ListPolicies filter (they
+/// live outside the policies table, so the store query cannot see them).
+/// Counts its attachments when the filter needs them.
 async fn aws_managed_in_use(
     api: &AwsApi,
     policy: &mut ManagedPolicy,
@@ -103,11 +103,14 @@ async fn aws_managed_in_use(
 
 // ------------------------------------------------------------- helpers
 
+fn tag_nodes(tags: &[irsa_store::Tag]) -> Vec<Node> {
+    tags.iter()
+        .map(|t| Node::object().with("Key", &t.key).with("Value", &t.value))
+        .collect()
+}
+
 fn tags_node(tags: &[irsa_store::Tag]) -> Node {
-    Node::list(
-        tags.iter()
-            .map(|t| Node::object().with("Key", &t.key).with("Value", &t.value)),
-    )
+    Node::List(tag_nodes(tags))
 }
 
 fn store_tags(tags: &[Tag]) -> Vec<irsa_store::Tag> {
@@ -141,7 +144,19 @@ fn user_node(u: &User) -> Node {
     n
 }
 
-fn role_node(r: &Role, full: bool) -> Node {
+/// Which members of a role a result carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoleShape {
+    /// `Role` in ListRoles: no boundary, tags or last use.
+    Listed,
+    /// `Role` in GetRole, CreateRole, UpdateRoleDescription.
+    Full,
+    /// `RoleDetail` (GetAccountAuthorizationDetails): no description or
+    /// session duration; the caller adds the policy lists.
+    Detail,
+}
+
+fn role_node(r: &Role, shape: RoleShape) -> Node {
     let mut n = Node::object()
         .with("Path", &r.path)
         .with("RoleName", &r.name)
@@ -151,10 +166,13 @@ fn role_node(r: &Role, full: bool) -> Node {
         .with(
             "AssumeRolePolicyDocument",
             encode_policy_document(&r.assume_role_policy_document),
-        )
-        .with_opt("Description", r.description.as_ref())
-        .with("MaxSessionDuration", r.max_session_duration);
-    if full {
+        );
+    if shape != RoleShape::Detail {
+        n = n
+            .with_opt("Description", r.description.as_ref())
+            .with("MaxSessionDuration", r.max_session_duration);
+    }
+    if shape != RoleShape::Listed {
         n = n.with_opt(
             "PermissionsBoundary",
             boundary_node(r.permissions_boundary.as_ref()),
@@ -173,8 +191,9 @@ fn role_node(r: &Role, full: bool) -> Node {
     n
 }
 
-fn policy_node(p: &ManagedPolicy) -> Node {
-    let mut n = Node::object()
+/// The members `Policy` and `ManagedPolicyDetail` share.
+fn policy_fields(p: &ManagedPolicy) -> Node {
+    Node::object()
         .with("PolicyName", &p.name)
         .with("PolicyId", &p.id)
         .with("Arn", &p.arn)
@@ -185,11 +204,16 @@ fn policy_node(p: &ManagedPolicy) -> Node {
         .with("IsAttachable", true)
         .with_opt("Description", p.description.as_ref())
         .with("CreateDate", p.create_date)
-        .with("UpdateDate", p.update_date);
-    if !p.tags.is_empty() {
-        n = n.with("Tags", tags_node(&p.tags));
+        .with("UpdateDate", p.update_date)
+}
+
+fn policy_node(p: &ManagedPolicy) -> Node {
+    let n = policy_fields(p);
+    if p.tags.is_empty() {
+        n
+    } else {
+        n.with("Tags", tags_node(&p.tags))
     }
-    n
 }
 
 fn version_node(v: &irsa_store::PolicyVersion, with_document: bool) -> Node {
@@ -227,12 +251,22 @@ fn list_query(
     }
 }
 
+/// The `Marker` / `MaxItems` of a list request.
+#[derive(Debug)]
+struct Paging {
+    marker: Option<String>,
+    max_items: Option<i32>,
+}
+
+impl Paging {
+    fn of(marker: Option<String>, max_items: Option<i32>) -> Self {
+        Self { marker, max_items }
+    }
+}
+
 /// Pages an in-memory list: the marker is the index of the next item.
-fn page<T>(
-    items: Vec<T>,
-    marker: Option<&String>,
-    max: Option<i32>,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn page<T>(items: Vec<T>, paging: &Paging) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let (marker, max) = (paging.marker.as_ref(), paging.max_items);
     let start = match marker {
         Some(m) => m.parse::<usize>().map_err(|_| {
             ApiError::new(
@@ -252,8 +286,9 @@ fn page<T>(
     Ok((out, marker))
 }
 
-fn paged(node: Node, list_name: &str, items: Vec<Node>, marker: Option<String>) -> Node {
-    node.with(list_name, Node::List(items))
+fn paged(list_name: &str, items: Vec<Node>, marker: Option<String>) -> Node {
+    Node::object()
+        .with(list_name, Node::List(items))
         .with("IsTruncated", marker.is_some())
         .with_opt("Marker", marker)
 }
@@ -304,13 +339,6 @@ fn owner_name(owner: &KeyOwner) -> Option<&str> {
     }
 }
 
-fn inline_limit(kind: PrincipalKind) -> SizeLimit {
-    match kind {
-        PrincipalKind::User => SizeLimit::InlineUserPolicies,
-        PrincipalKind::Role => SizeLimit::InlineRolePolicies,
-    }
-}
-
 // ------------------------------------------------------------ dispatch
 
 pub(crate) async fn dispatch(
@@ -320,6 +348,10 @@ pub(crate) async fn dispatch(
     _info: &RequestInfo,
 ) -> Result<Option<Node>, ApiError> {
     use Request as R;
+    let req = match principals::PrincipalRequest::split(req) {
+        Ok(about_principal) => return principals::handle(api, about_principal).await,
+        Err(other) => other,
+    };
     let st = api.store();
     let node = match req {
         // ---------------------------------------------------- users
@@ -375,7 +407,7 @@ pub(crate) async fn dispatch(
                 .await
                 .map_err(store_error)?;
             let items = p.items.iter().map(user_node).collect();
-            paged(Node::object(), "Users", items, p.marker)
+            paged("Users", items, p.marker)
         }
         R::UpdateUser(r) => {
             st.update_user(
@@ -387,40 +419,6 @@ pub(crate) async fn dispatch(
             )
             .await
             .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::DeleteUser(r) => {
-            st.delete_user(&r.user_name).await.map_err(store_error)?;
-            return Ok(None);
-        }
-        R::TagUser(r) => {
-            st.tag_user(&r.user_name, store_tags(&r.tags))
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::UntagUser(r) => {
-            st.untag_user(&r.user_name, &r.tag_keys)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::ListUserTags(r) => {
-            let u = st.get_user(&r.user_name).await.map_err(store_error)?;
-            let (items, marker) = page(u.tags, r.marker.as_ref(), r.max_items)?;
-            paged(Node::object(), "Tags", vec_nodes(&items), marker)
-        }
-        R::PutUserPermissionsBoundary(r) => {
-            require_policy(api, &r.permissions_boundary).await?;
-            st.set_user_permissions_boundary(&r.user_name, Some(r.permissions_boundary))
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::DeleteUserPermissionsBoundary(r) => {
-            st.set_user_permissions_boundary(&r.user_name, None)
-                .await
-                .map_err(store_error)?;
             return Ok(None);
         }
         // ---------------------------------------------- access keys
@@ -451,7 +449,7 @@ pub(crate) async fn dispatch(
                 st.get_user(n).await.map_err(store_error)?;
             }
             let keys = st.list_access_keys(&owner).await.map_err(store_error)?;
-            let (keys, marker) = page(keys, r.marker.as_ref(), r.max_items)?;
+            let (keys, marker) = page(keys, &Paging::of(r.marker, r.max_items))?;
             let items = keys
                 .iter()
                 .map(|k| {
@@ -464,7 +462,7 @@ pub(crate) async fn dispatch(
                         .with("CreateDate", k.create_date)
                 })
                 .collect();
-            paged(Node::object(), "AccessKeyMetadata", items, marker)
+            paged("AccessKeyMetadata", items, marker)
         }
         R::UpdateAccessKey(r) => {
             let owner = key_owner(caller, r.user_name.as_ref())?;
@@ -512,87 +510,6 @@ pub(crate) async fn dispatch(
                 .with("UserName", owner_name(&k.owner).unwrap_or("root"))
                 .with("AccessKeyLastUsed", last)
         }
-        // ------------------------------------------ inline policies
-        R::PutUserPolicy(r) => {
-            put_inline(
-                api,
-                PrincipalKind::User,
-                &r.user_name,
-                &r.policy_name,
-                r.policy_document,
-            )
-            .await?;
-            return Ok(None);
-        }
-        R::PutRolePolicy(r) => {
-            put_inline(
-                api,
-                PrincipalKind::Role,
-                &r.role_name,
-                &r.policy_name,
-                r.policy_document,
-            )
-            .await?;
-            return Ok(None);
-        }
-        R::GetUserPolicy(r) => {
-            let p = st
-                .get_inline_policy(PrincipalKind::User, &r.user_name, &r.policy_name)
-                .await
-                .map_err(store_error)?;
-            Node::object()
-                .with("UserName", r.user_name)
-                .with("PolicyName", p.name)
-                .with("PolicyDocument", encode_policy_document(&p.document))
-        }
-        R::GetRolePolicy(r) => {
-            let p = st
-                .get_inline_policy(PrincipalKind::Role, &r.role_name, &r.policy_name)
-                .await
-                .map_err(store_error)?;
-            Node::object()
-                .with("RoleName", r.role_name)
-                .with("PolicyName", p.name)
-                .with("PolicyDocument", encode_policy_document(&p.document))
-        }
-        R::ListUserPolicies(r) => {
-            let names = st
-                .list_inline_policies(PrincipalKind::User, &r.user_name)
-                .await
-                .map_err(store_error)?;
-            let (names, marker) = page(names, r.marker.as_ref(), r.max_items)?;
-            paged(
-                Node::object(),
-                "PolicyNames",
-                names.into_iter().map(Node::from).collect(),
-                marker,
-            )
-        }
-        R::ListRolePolicies(r) => {
-            let names = st
-                .list_inline_policies(PrincipalKind::Role, &r.role_name)
-                .await
-                .map_err(store_error)?;
-            let (names, marker) = page(names, r.marker.as_ref(), r.max_items)?;
-            paged(
-                Node::object(),
-                "PolicyNames",
-                names.into_iter().map(Node::from).collect(),
-                marker,
-            )
-        }
-        R::DeleteUserPolicy(r) => {
-            st.delete_inline_policy(PrincipalKind::User, &r.user_name, &r.policy_name)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::DeleteRolePolicy(r) => {
-            st.delete_inline_policy(PrincipalKind::Role, &r.role_name, &r.policy_name)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
         // ---------------------------------------------------- roles
         R::CreateRole(r) => {
             validate_document(
@@ -619,11 +536,11 @@ pub(crate) async fn dispatch(
                 })
                 .await
                 .map_err(store_error)?;
-            Node::object().with("Role", role_node(&role, true))
+            Node::object().with("Role", role_node(&role, RoleShape::Full))
         }
         R::GetRole(r) => {
             let role = st.get_role(&r.role_name).await.map_err(store_error)?;
-            Node::object().with("Role", role_node(&role, true))
+            Node::object().with("Role", role_node(&role, RoleShape::Full))
         }
         R::ListRoles(r) => {
             let p = st
@@ -634,8 +551,12 @@ pub(crate) async fn dispatch(
                 ))
                 .await
                 .map_err(store_error)?;
-            let items = p.items.iter().map(|x| role_node(x, false)).collect();
-            paged(Node::object(), "Roles", items, p.marker)
+            let items = p
+                .items
+                .iter()
+                .map(|x| role_node(x, RoleShape::Listed))
+                .collect();
+            paged("Roles", items, p.marker)
         }
         R::UpdateRole(r) => {
             st.update_role(
@@ -662,7 +583,7 @@ pub(crate) async fn dispatch(
                 )
                 .await
                 .map_err(store_error)?;
-            Node::object().with("Role", role_node(&role, true))
+            Node::object().with("Role", role_node(&role, RoleShape::Full))
         }
         R::UpdateAssumeRolePolicy(r) => {
             validate_document(
@@ -672,40 +593,6 @@ pub(crate) async fn dispatch(
                 false,
             )?;
             st.update_assume_role_policy(&r.role_name, r.policy_document)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::DeleteRole(r) => {
-            st.delete_role(&r.role_name).await.map_err(store_error)?;
-            return Ok(None);
-        }
-        R::TagRole(r) => {
-            st.tag_role(&r.role_name, store_tags(&r.tags))
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::UntagRole(r) => {
-            st.untag_role(&r.role_name, &r.tag_keys)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::ListRoleTags(r) => {
-            let role = st.get_role(&r.role_name).await.map_err(store_error)?;
-            let (items, marker) = page(role.tags, r.marker.as_ref(), r.max_items)?;
-            paged(Node::object(), "Tags", vec_nodes(&items), marker)
-        }
-        R::PutRolePermissionsBoundary(r) => {
-            require_policy(api, &r.permissions_boundary).await?;
-            st.set_role_permissions_boundary(&r.role_name, Some(r.permissions_boundary))
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::DeleteRolePermissionsBoundary(r) => {
-            st.set_role_permissions_boundary(&r.role_name, None)
                 .await
                 .map_err(store_error)?;
             return Ok(None);
@@ -763,7 +650,7 @@ pub(crate) async fn dispatch(
                     }
                 }
             }
-            paged(Node::object(), "Policies", items, marker)
+            paged("Policies", items, marker)
         }
         R::DeletePolicy(r) => {
             read_only_aws(&r.policy_arn)?;
@@ -817,9 +704,9 @@ pub(crate) async fn dispatch(
                 .list_policy_versions(&r.policy_arn)
                 .await
                 .map_err(store_error)?;
-            let (versions, marker) = page(versions, r.marker.as_ref(), r.max_items)?;
+            let (versions, marker) = page(versions, &Paging::of(r.marker, r.max_items))?;
             let items = versions.iter().map(|v| version_node(v, false)).collect();
-            paged(Node::object(), "Versions", items, marker)
+            paged("Versions", items, marker)
         }
         R::SetDefaultPolicyVersion(r) => {
             read_only_aws(&r.policy_arn)?;
@@ -851,8 +738,8 @@ pub(crate) async fn dispatch(
         }
         R::ListPolicyTags(r) => {
             let p = get_policy(api, &r.policy_arn).await?;
-            let (items, marker) = page(p.tags, r.marker.as_ref(), r.max_items)?;
-            paged(Node::object(), "Tags", vec_nodes(&items), marker)
+            let (items, marker) = page(p.tags, &Paging::of(r.marker, r.max_items))?;
+            paged("Tags", tag_nodes(&items), marker)
         }
         R::ListEntitiesForPolicy(r) => {
             get_policy(api, &r.policy_arn).await?;
@@ -898,43 +785,6 @@ pub(crate) async fn dispatch(
                 .with("PolicyUsers", Node::List(users))
                 .with("PolicyRoles", Node::List(roles))
                 .with("IsTruncated", false)
-        }
-        // ---------------------------------------------- attachments
-        R::AttachRolePolicy(r) => {
-            attach(api, PrincipalKind::Role, &r.role_name, &r.policy_arn).await?;
-            return Ok(None);
-        }
-        R::AttachUserPolicy(r) => {
-            attach(api, PrincipalKind::User, &r.user_name, &r.policy_arn).await?;
-            return Ok(None);
-        }
-        R::DetachRolePolicy(r) => {
-            st.detach_policy(PrincipalKind::Role, &r.role_name, &r.policy_arn)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::DetachUserPolicy(r) => {
-            st.detach_policy(PrincipalKind::User, &r.user_name, &r.policy_arn)
-                .await
-                .map_err(store_error)?;
-            return Ok(None);
-        }
-        R::ListAttachedRolePolicies(r) => {
-            st.get_role(&r.role_name).await.map_err(store_error)?;
-            let list = st
-                .list_attached_policies(PrincipalKind::Role, &r.role_name, r.path_prefix.as_deref())
-                .await
-                .map_err(store_error)?;
-            attached_node(list, r.marker.as_ref(), r.max_items)?
-        }
-        R::ListAttachedUserPolicies(r) => {
-            st.get_user(&r.user_name).await.map_err(store_error)?;
-            let list = st
-                .list_attached_policies(PrincipalKind::User, &r.user_name, r.path_prefix.as_deref())
-                .await
-                .map_err(store_error)?;
-            attached_node(list, r.marker.as_ref(), r.max_items)?
         }
         // ------------------------------------------- OIDC providers
         R::CreateOpenIDConnectProvider(r) => {
@@ -1019,12 +869,14 @@ pub(crate) async fn dispatch(
                 .get_oidc_provider(&r.open_id_connect_provider_arn)
                 .await
                 .map_err(store_error)?;
-            let (items, marker) = page(p.tags, r.marker.as_ref(), r.max_items)?;
-            paged(Node::object(), "Tags", vec_nodes(&items), marker)
+            let (items, marker) = page(p.tags, &Paging::of(r.marker, r.max_items))?;
+            paged("Tags", tag_nodes(&items), marker)
         }
         // ------------------------------------------------- account
-        R::GetAccountSummary(_) => account_summary(api).await?,
-        R::GetAccountAuthorizationDetails(r) => authorization_details(api, &r.filter).await?,
+        R::GetAccountSummary(_) => account::summary(api).await?,
+        R::GetAccountAuthorizationDetails(r) => {
+            account::authorization_details(api, &r.filter).await?
+        }
         R::SimulateCustomPolicy(r) => simulate::custom(api, &r)?,
         R::SimulatePrincipalPolicy(r) => simulate::principal(api, &r).await?,
         // ------------------------------------- outbound web identity
@@ -1036,30 +888,6 @@ pub(crate) async fn dispatch(
         other => return Err(not_implemented(other.action())),
     };
     Ok(Some(node))
-}
-
-fn vec_nodes(tags: &[irsa_store::Tag]) -> Vec<Node> {
-    match tags_node(tags) {
-        Node::List(items) => items,
-        _ => Vec::new(),
-    }
-}
-
-fn attached_node(
-    list: Vec<irsa_store::AttachedPolicy>,
-    marker: Option<&String>,
-    max: Option<i32>,
-) -> Result<Node, ApiError> {
-    let (list, marker) = page(list, marker, max)?;
-    let items = list
-        .iter()
-        .map(|a| {
-            Node::object()
-                .with("PolicyName", &a.policy_name)
-                .with("PolicyArn", &a.policy_arn)
-        })
-        .collect();
-    Ok(paged(Node::object(), "AttachedPolicies", items, marker))
 }
 
 async fn get_policy(api: &AwsApi, arn: &str) -> Result<ManagedPolicy, ApiError> {
@@ -1077,82 +905,6 @@ async fn get_policy(api: &AwsApi, arn: &str) -> Result<ManagedPolicy, ApiError> 
         )),
         Err(err) => Err(store_error(err)),
     }
-}
-
-async fn attach(
-    api: &AwsApi,
-    kind: PrincipalKind,
-    principal: &str,
-    arn: &str,
-) -> Result<(), ApiError> {
-    require_policy(api, arn).await?;
-    api.store()
-        .attach_policy(kind, principal, arn)
-        .await
-        .map_err(store_error)
-}
-
-async fn put_inline(
-    api: &AwsApi,
-    kind: PrincipalKind,
-    principal: &str,
-    name: &str,
-    document: String,
-) -> Result<(), ApiError> {
-    validate_document(&document, DocKind::Identity, inline_limit(kind), false)?;
-    api.store()
-        .put_inline_policy(kind, principal, name, document)
-        .await
-        .map_err(store_error)
-}
-
-async fn account_summary(api: &AwsApi) -> Result<Node, ApiError> {
-    let s = api.store();
-    let all = ListQuery {
-        max_items: Some(1000),
-        ..ListQuery::default()
-    };
-    let users = s.list_users(&all).await.map_err(store_error)?.items.len();
-    let roles = s.list_roles(&all).await.map_err(store_error)?.items.len();
-    let policies = s
-        .list_policies(&all, PolicyListFilter::All)
-        .await
-        .map_err(store_error)?
-        .items
-        .len();
-    let providers = s.list_oidc_providers().await.map_err(store_error)?.len();
-    let entries: [(&str, usize); 9] = [
-        ("Users", users),
-        ("UsersQuota", 5000),
-        ("Roles", roles),
-        ("RolesQuota", 1000),
-        ("Policies", policies),
-        ("PoliciesQuota", 1500),
-        (
-            "AccessKeysPerUserQuota",
-            irsa_store::MAX_ACCESS_KEYS_PER_USER,
-        ),
-        (
-            "AttachedPoliciesPerRoleQuota",
-            irsa_store::MAX_ATTACHED_POLICIES,
-        ),
-        ("Providers", providers),
-    ];
-    // An XML map: <entry><key>…</key><value>…</value></entry>.
-    let map = Node::Struct(
-        entries
-            .iter()
-            .map(|(k, v)| {
-                (
-                    "entry".to_owned(),
-                    Node::object()
-                        .with("key", *k)
-                        .with("value", i64::try_from(*v).unwrap_or(i64::MAX)),
-                )
-            })
-            .collect(),
-    );
-    Ok(Node::object().with("SummaryMap", map))
 }
 
 /// Every page of a store listing (GetAccountAuthorizationDetails is a snapshot).
@@ -1177,134 +929,4 @@ where
             None => return Ok(out),
         }
     }
-}
-
-async fn entity_policies(
-    api: &AwsApi,
-    kind: PrincipalKind,
-    name: &str,
-) -> Result<(Node, Node), ApiError> {
-    let st = api.store();
-    let mut inline = Vec::new();
-    for policy_name in st
-        .list_inline_policies(kind, name)
-        .await
-        .map_err(store_error)?
-    {
-        let p = st
-            .get_inline_policy(kind, name, &policy_name)
-            .await
-            .map_err(store_error)?;
-        inline.push(
-            Node::object()
-                .with("PolicyName", p.name)
-                .with("PolicyDocument", encode_policy_document(&p.document)),
-        );
-    }
-    let attached = st
-        .list_attached_policies(kind, name, None)
-        .await
-        .map_err(store_error)?
-        .iter()
-        .map(|a| {
-            Node::object()
-                .with("PolicyName", &a.policy_name)
-                .with("PolicyArn", &a.policy_arn)
-        })
-        .collect();
-    Ok((Node::List(inline), Node::List(attached)))
-}
-
-/// GetAccountAuthorizationDetails: users, roles and local managed policies
-/// with their documents, in one (untruncated) answer.
-pub(crate) async fn authorization_details(
-    api: &AwsApi,
-    filter: &[String],
-) -> Result<Node, ApiError> {
-    let want = |f: &str| filter.is_empty() || filter.iter().any(|x| x == f);
-    let st = api.store();
-    let mut users = Vec::new();
-    if want("User") {
-        for u in all_pages(|q| async move { st.list_users(&q).await }).await? {
-            let (inline, attached) = entity_policies(api, PrincipalKind::User, &u.name).await?;
-            let mut n = Node::object()
-                .with("Path", &u.path)
-                .with("UserName", &u.name)
-                .with("UserId", &u.id)
-                .with("Arn", &u.arn)
-                .with("CreateDate", u.create_date)
-                .with("UserPolicyList", inline)
-                .with("GroupList", Node::List(Vec::new()))
-                .with("AttachedManagedPolicies", attached)
-                .with_opt(
-                    "PermissionsBoundary",
-                    boundary_node(u.permissions_boundary.as_ref()),
-                );
-            if !u.tags.is_empty() {
-                n = n.with("Tags", tags_node(&u.tags));
-            }
-            users.push(n);
-        }
-    }
-    let mut roles = Vec::new();
-    if want("Role") {
-        for r in all_pages(|q| async move { st.list_roles(&q).await }).await? {
-            let (inline, attached) = entity_policies(api, PrincipalKind::Role, &r.name).await?;
-            let mut n = Node::object()
-                .with("Path", &r.path)
-                .with("RoleName", &r.name)
-                .with("RoleId", &r.id)
-                .with("Arn", &r.arn)
-                .with("CreateDate", r.create_date)
-                .with(
-                    "AssumeRolePolicyDocument",
-                    encode_policy_document(&r.assume_role_policy_document),
-                )
-                .with("InstanceProfileList", Node::List(Vec::new()))
-                .with("RolePolicyList", inline)
-                .with("AttachedManagedPolicies", attached)
-                .with_opt(
-                    "PermissionsBoundary",
-                    boundary_node(r.permissions_boundary.as_ref()),
-                );
-            if !r.tags.is_empty() {
-                n = n.with("Tags", tags_node(&r.tags));
-            }
-            roles.push(n);
-        }
-    }
-    let mut policies = Vec::new();
-    if want("LocalManagedPolicy") {
-        for p in
-            all_pages(|q| async move { st.list_policies(&q, PolicyListFilter::All).await }).await?
-        {
-            let versions = st
-                .list_policy_versions(&p.arn)
-                .await
-                .map_err(store_error)?
-                .iter()
-                .map(|v| version_node(v, true))
-                .collect();
-            let n = Node::object()
-                .with("PolicyName", &p.name)
-                .with("PolicyId", &p.id)
-                .with("Arn", &p.arn)
-                .with("Path", &p.path)
-                .with("DefaultVersionId", &p.default_version_id)
-                .with("AttachmentCount", p.attachment_count)
-                .with("PermissionsBoundaryUsageCount", 0_i64)
-                .with("IsAttachable", true)
-                .with_opt("Description", p.description.as_ref())
-                .with("CreateDate", p.create_date)
-                .with("UpdateDate", p.update_date)
-                .with("PolicyVersionList", Node::List(versions));
-            policies.push(n);
-        }
-    }
-    Ok(Node::object()
-        .with("UserDetailList", Node::List(users))
-        .with("GroupDetailList", Node::List(Vec::new()))
-        .with("RoleDetailList", Node::List(roles))
-        .with("Policies", Node::List(policies))
-        .with("IsTruncated", false))
 }
