@@ -210,15 +210,28 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long `/readyz` waits for the store. The pool waits far longer for a
+/// connection (to ride out a database restart), but a probe must answer
+/// before the prober's own timeout (Kubernetes: 1 s by default) to be heard.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(900);
+
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
-        Err(err) => {
+    let not_ready = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready: store unavailable\n".to_owned(),
+    );
+    match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: store unavailable\n".to_owned(),
-            )
+            not_ready
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = READINESS_TIMEOUT.as_millis(),
+                "readiness check failed: the store did not answer in time"
+            );
+            not_ready
         }
     }
 }
