@@ -293,7 +293,7 @@ async fn token_request_errors() {
     .await;
     assert_err(&r, 400, "ValidationError");
     assert_eq!(
-        field(&r.body, "Message"),
+        field(&r.body, "Message").replace("&apos;", "'"),
         "1 validation error detected: Value null at 'audience' failed to satisfy constraint: Member must not be null"
     );
     let r = sts(
