@@ -1,6 +1,7 @@
 //! A full signed GetCallerIdentity through the axum router (no network):
 //! body read, Query decode, SigV4 parse + key lookup + verify, authorization,
-//! XML rendering.
+//! XML rendering; signed with the root's long-term key (cached after the
+//! first call) and with GetSessionToken credentials (sealed token opened).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +30,12 @@ impl Environment for NoEnv {
 
 const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
-fn signed_request(key_id: &str, secret: &str) -> http::Request<Vec<u8>> {
+fn signed_request(
+    key_id: &str,
+    secret: &str,
+    session_token: Option<&str>,
+    body: &str,
+) -> http::Request<Vec<u8>> {
     let mut req = http::Request::builder()
         .method("POST")
         .uri("http://127.0.0.1:8080/")
@@ -38,9 +44,16 @@ fn signed_request(key_id: &str, secret: &str) -> http::Request<Vec<u8>> {
             "content-type",
             "application/x-www-form-urlencoded; charset=utf-8",
         )
-        .body(BODY.as_bytes().to_vec())
+        .body(body.as_bytes().to_vec())
         .expect("request");
-    let identity: Identity = Credentials::new(key_id, secret, None, None, "bench").into();
+    let identity: Identity = Credentials::new(
+        key_id,
+        secret,
+        session_token.map(str::to_owned),
+        None,
+        "bench",
+    )
+    .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
@@ -56,12 +69,31 @@ fn signed_request(key_id: &str, secret: &str) -> http::Request<Vec<u8>> {
         req.headers()
             .iter()
             .map(|(n, v)| (n.as_str(), v.to_str().expect("ascii header"))),
-        SignableBody::Bytes(BODY.as_bytes()),
+        SignableBody::Bytes(body.as_bytes()),
     )
     .expect("signable");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
     instructions.apply_to_request_http1x(&mut req);
     req
+}
+
+/// A copy of a signed request `axum` can consume.
+fn replay(template: &http::Request<Vec<u8>>) -> http::Request<Body> {
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .body(Body::from(template.body().clone()))
+        .expect("request");
+    *req.headers_mut() = template.headers().clone();
+    req
+}
+
+/// The text of `<name>…</name>` in an XML answer.
+fn element<'a>(xml: &'a str, name: &str) -> &'a str {
+    let open = format!("<{name}>");
+    let start = xml.find(&open).expect("element present") + open.len();
+    let end = xml[start..].find('<').expect("element closed") + start;
+    &xml[start..end]
 }
 
 fn bench_router(c: &mut Criterion) {
@@ -87,24 +119,55 @@ fn bench_router(c: &mut Criterion) {
         .block_on(irsa_server::prepare(config, Arc::new(SystemClock)))
         .expect("server state");
     let app = irsa_server::router(state);
-    let template = signed_request(&root.access_key_id, root.secret_access_key.expose());
+    let template = signed_request(
+        &root.access_key_id,
+        root.secret_access_key.expose(),
+        None,
+        BODY,
+    );
+    let session_template = runtime.block_on(async {
+        let get_session = signed_request(
+            &root.access_key_id,
+            root.secret_access_key.expose(),
+            None,
+            "Action=GetSessionToken&Version=2011-06-15",
+        );
+        let response = app
+            .clone()
+            .oneshot(replay(&get_session))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), 200);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let xml = String::from_utf8(bytes.to_vec()).expect("utf-8");
+        signed_request(
+            element(&xml, "AccessKeyId"),
+            element(&xml, "SecretAccessKey"),
+            Some(element(&xml, "SessionToken")),
+            BODY,
+        )
+    });
 
     let mut group = c.benchmark_group("router");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("signed GetCallerIdentity", |b| {
-        b.iter(|| {
-            let mut req = http::Request::builder()
-                .method("POST")
-                .uri("/")
-                .body(Body::from(template.body().clone()))
-                .expect("request");
-            *req.headers_mut() = template.headers().clone();
-            let response = runtime
-                .block_on(app.clone().oneshot(req))
-                .expect("infallible");
-            assert_eq!(response.status(), 200);
+    for (name, request) in [
+        ("signed GetCallerIdentity (long-term key)", &template),
+        (
+            "signed GetCallerIdentity (session credentials)",
+            &session_template,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let response = runtime
+                    .block_on(app.clone().oneshot(replay(request)))
+                    .expect("infallible");
+                assert_eq!(response.status(), 200);
+            });
         });
-    });
+    }
     group.finish();
 }
 
