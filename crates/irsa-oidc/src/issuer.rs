@@ -1,5 +1,6 @@
-//! Issuer primitives: signing keys, `kid`s, discovery and JWKS documents,
-//! public-key PEM parsing, and minting Kubernetes-shaped tokens. Pure except
+//! Issuer primitives, which irsa-server's `issuer` module serves (flags, key
+//! rings in the store, routes): signing keys, `kid`s, discovery and JWKS
+//! documents, public-key PEM parsing, and minting Kubernetes-shaped tokens. Pure except
 //! for the randomness of key generation and signing.
 
 use std::fmt;

@@ -1,4 +1,6 @@
-//! The built-in OIDC issuer of `irsa serve --issuer-url`: signing keys live
+//! The served issuer: `irsa serve --issuer-url`'s flags, its key rings in
+//! the store and its HTTP routes; irsa-oidc's `issuer` module supplies the
+//! primitives (keys, JWS, discovery and JWKS documents). Signing keys live
 //! in the store's key ring (sealed by the store), and the discovery document
 //! and JWKS are served under the issuer URL's path by the same router.
 //!
@@ -18,6 +20,7 @@ use irsa_oidc::issuer::{CACHE_CONTROL, DISCOVERY_PATH, JWKS_CONTENT_TYPE, JWKS_P
 use irsa_oidc::{
     discovery_document, jwks_document, normalize_issuer_url, PublicKey, SigningKey, SigningKeyType,
 };
+use irsa_store::key_ring::{current_signer, keys_with_signer, KeyRingError};
 use irsa_store::{NewServerKey, ServerKey, Store, StoreError};
 
 /// Key-ring purpose of the issuer's signing keys.
@@ -184,6 +187,10 @@ pub enum IssuerError {
     Generate(String),
     #[error("issuer signing key {key_id} in the key ring is unusable: {reason}")]
     BadKey { key_id: String, reason: String },
+    /// Every key of the ring is retired or not yet valid, and another
+    /// process keeps the ring from getting a new one.
+    #[error("key ring {0} has no key that may sign now")]
+    NoSigner(String),
 }
 
 fn new_server_key(purpose: &str, key: &SigningKey) -> NewServerKey {
@@ -210,27 +217,36 @@ fn generate(kind: SigningKeyType) -> Result<SigningKey, IssuerError> {
     SigningKey::generate(kind).map_err(|err| IssuerError::Generate(err.to_string()))
 }
 
-/// The key that signs new tokens: the newest active key, created on first
-/// use. Replicas starting together agree on one key
-/// (`insert_server_key_if_absent`).
+/// The key of the `purpose` ring that signs now (the store's
+/// [key-ring rule](irsa_store::key_ring): the newest key that may sign, a
+/// new `kind` key when none may). Replicas starting together agree on one.
+pub async fn current_key(
+    store: &dyn Store,
+    purpose: &str,
+    kind: SigningKeyType,
+) -> Result<ServerKey, IssuerError> {
+    let now = store.clock().now_utc();
+    let keys = keys_with_signer(store, purpose, now, || {
+        generate(kind).map(|key| new_server_key(purpose, &key))
+    })
+    .await
+    .map_err(|err| match err {
+        KeyRingError::Store(err) => IssuerError::Store(err),
+        KeyRingError::Generate(err) => err,
+    })?;
+    // Read the clock again: generating a key (RSA) can take long enough for
+    // the new key's `not_before`, stamped by the store, to pass `now`.
+    current_signer(&keys, store.clock().now_utc())
+        .cloned()
+        .ok_or_else(|| IssuerError::NoSigner(purpose.to_owned()))
+}
+
+/// The key that signs new service-account tokens, created on first use.
 pub async fn signing_key(
     store: &dyn Store,
     kind: SigningKeyType,
 ) -> Result<SigningKey, IssuerError> {
-    let keys = store.list_server_keys(SIGNING_KEY_PURPOSE).await?;
-    if let Some(newest) = keys.iter().rev().find(|k| k.active) {
-        return load(newest);
-    }
-    let fresh = generate(kind)?;
-    let stored = store
-        .insert_server_key_if_absent(new_server_key(SIGNING_KEY_PURPOSE, &fresh))
-        .await?;
-    if stored.key_id == fresh.kid() {
-        tracing::info!(kid = %stored.key_id, alg = %stored.algorithm, "created issuer signing key");
-    } else {
-        tracing::info!(kid = %stored.key_id, "another process created the issuer key first");
-    }
-    load(&stored)
+    load(&current_key(store, SIGNING_KEY_PURPOSE, kind).await?)
 }
 
 /// Adds a new signing key and retires the previous ones from signing; they

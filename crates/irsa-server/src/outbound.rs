@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use irsa_api::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
 use irsa_oidc::issuer::sign_jws;
 use irsa_oidc::{SigningKey, SigningKeyType};
-use irsa_store::{NewServerKey, ServerKey, Store};
+use irsa_store::{ServerKey, Store};
 use serde_json::{json, Value};
 
 /// Key-ring purpose of the RS256 outbound keys.
@@ -70,37 +70,13 @@ impl OutboundSigner {
         Ok(parsed)
     }
 
-    /// The newest active key of `alg`, created on first use (replicas
-    /// racing here agree on one key).
+    /// The key of `alg` that signs now, created on first use.
     async fn key(&self, alg: OutboundAlg) -> Result<Arc<SigningKey>, OutboundSignerError> {
         let (purpose, kind) = purpose(alg);
-        let store_err = |e: irsa_store::StoreError| OutboundSignerError(format!("key ring: {e}"));
-        let keys = self
-            .store
-            .list_server_keys(purpose)
+        let key = crate::issuer::current_key(self.store.as_ref(), purpose, kind)
             .await
-            .map_err(store_err)?;
-        if let Some(newest) = keys.iter().rev().find(|k| k.active) {
-            return self.parse(newest);
-        }
-        let fresh = SigningKey::generate(kind)
-            .map_err(|e| OutboundSignerError(format!("cannot generate a key: {e}")))?;
-        let stored = self
-            .store
-            .insert_server_key_if_absent(NewServerKey {
-                purpose: purpose.to_owned(),
-                key_id: fresh.kid().to_owned(),
-                algorithm: fresh.alg().as_str().to_owned(),
-                secret: fresh.pkcs8_der().clone(),
-                public: Some(fresh.public_key().spki_der()),
-                not_before: None,
-                retire_after: None,
-                expires: None,
-            })
-            .await
-            .map_err(store_err)?;
-        tracing::info!(kid = %stored.key_id, alg = alg.as_str(), "created outbound signing key");
-        self.parse(&stored)
+            .map_err(|e| OutboundSignerError(e.to_string()))?;
+        self.parse(&key)
     }
 }
 

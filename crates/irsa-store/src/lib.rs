@@ -102,6 +102,9 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub trait Store: Send + Sync + fmt::Debug {
     fn backend(&self) -> Backend;
     fn account_id(&self) -> &AccountId;
+    /// The clock that stamps what the store writes; decisions about stored
+    /// timestamps (which key may sign now) read the same clock.
+    fn clock(&self) -> &SharedClock;
     /// Readiness: the database answers and the migrations are applied.
     async fn ping(&self) -> Result<()>;
     /// Closes the connection pool (graceful shutdown).

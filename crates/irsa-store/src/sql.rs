@@ -782,6 +782,10 @@ impl Store for SqlStore {
         &self.account
     }
 
+    fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
     async fn ping(&self) -> Result<()> {
         let expected = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATOR.iter().count(),
