@@ -19,13 +19,13 @@ use irsa_policy::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use irsa_auth::Caller;
 use crate::authorize;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::AssumeRoleWithWebIdentityRequest;
 use crate::protocol::query::Params;
 use crate::protocol::response::Node;
 use crate::service::{AwsApi, RequestInfo};
+use irsa_auth::Caller;
 
 /// The Query action name.
 pub const ACTION: &str = "ExplainWebIdentity";

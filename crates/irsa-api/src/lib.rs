@@ -5,28 +5,33 @@
 //! ([`AwsApi`]: authentication, authorization and the STS/IAM operations
 //! against the store).
 
-pub mod auth;
+// Modules other crates reach by path; the rest are private and what other
+// crates need of them is re-exported below.
 pub mod authorize;
-pub mod error;
 pub mod explain;
-pub mod iam;
-pub mod lookups;
 pub mod metrics;
 pub mod model;
-pub mod outbound;
 pub mod protocol;
-pub mod service;
-pub mod sts;
 pub mod web_identity;
 
-pub use irsa_auth::{Caller, CallerKind};
-pub use irsa_auth::session_token;
+mod auth;
+mod error;
+mod iam;
+mod lookups;
+mod outbound;
+mod service;
+mod sts;
+
 pub use error::{ApiError, DenialReason, ErrorCode, Fault, PolicyKind};
+pub use irsa_auth::session_token;
+pub use irsa_auth::{Caller, CallerKind};
+pub use irsa_auth::{
+    KeyRing, SessionClaims, SessionKey, SessionTokenError, SESSION_TOKEN_KEY_PURPOSE,
+};
 pub use model::{decode_request, route, service_of, Request};
 pub use outbound::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
 pub use protocol::query::{parse_query, Params, QueryRequest};
-pub use protocol::response::{Node, ResponseFormat, REQUEST_ID_HEADER};
-pub use irsa_auth::{KeyRing, SessionClaims, SessionKey, SessionTokenError, SESSION_TOKEN_KEY_PURPOSE};
+pub use protocol::response::{Node, ResponseFormat};
 pub use service::{
     store_error, AwsApi, ExtensionAction, HttpRequest, HttpResponse, RequestInfo,
     WebIdentityVerifier,

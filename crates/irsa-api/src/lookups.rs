@@ -21,14 +21,14 @@ use crate::protocol::query::Params;
 use crate::service::{store_error, AwsApi};
 
 /// How long a looked-up provider or role (or its absence) is trusted.
-pub const LOOKUP_TTL: Duration = Duration::seconds(5);
+pub(crate) const LOOKUP_TTL: Duration = Duration::seconds(5);
 
 /// Bound on entries per map; garbage `iss` values cannot grow memory.
 const MAX_ENTRIES: usize = 10_000;
 
 /// A role with its trust policy parsed once.
 #[derive(Debug)]
-pub struct CachedRole {
+pub(crate) struct CachedRole {
     pub role: Role,
     pub trust: Arc<Policy>,
 }
@@ -104,14 +104,14 @@ impl<T> Map<T> {
 /// Providers by `iss`, roles by lower-cased name (IAM names are
 /// case-insensitive).
 #[derive(Debug, Default)]
-pub struct LookupCache {
+pub(crate) struct LookupCache {
     providers: Map<OidcProvider>,
     roles: Map<CachedRole>,
 }
 
 impl LookupCache {
     /// The provider registered for the token issuer `iss` (`None`: none).
-    pub async fn provider(
+    pub(crate) async fn provider(
         &self,
         api: &AwsApi,
         iss: &str,
@@ -134,7 +134,7 @@ impl LookupCache {
     }
 
     /// The role `name` with its parsed trust policy (`None`: no such role).
-    pub async fn role(
+    pub(crate) async fn role(
         &self,
         api: &AwsApi,
         name: &str,
@@ -162,17 +162,17 @@ impl LookupCache {
         Ok(found)
     }
 
-    pub fn invalidate_role(&self, name: &str) {
+    pub(crate) fn invalidate_role(&self, name: &str) {
         self.roles.remove(&name.to_ascii_lowercase());
     }
 
-    pub fn invalidate_providers(&self) {
+    pub(crate) fn invalidate_providers(&self) {
         self.providers.clear();
     }
 
     /// Called after every successful signed call: an IAM write that names a
     /// role or touches an OIDC provider drops what it may have changed.
-    pub fn after_write(&self, action: &str, params: &Params) {
+    pub(crate) fn after_write(&self, action: &str, params: &Params) {
         if is_read_only(action) {
             return;
         }

@@ -16,23 +16,23 @@ use serde_json::{json, Map, Value};
 
 use std::sync::Arc;
 
-use irsa_auth::{Caller, CallerKind, Check, PrincipalPolicies};
 use crate::authorize;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::GetWebIdentityTokenRequest;
 use crate::protocol::response::Node;
 use crate::service::{store_error, AwsApi, RequestInfo};
+use irsa_auth::{Caller, CallerKind, Check, PrincipalPolicies};
 
 /// Store setting holding the feature's state (see [`FederationState`]).
-pub const SETTING_NAME: &str = "outbound-web-identity-federation";
+pub(crate) const SETTING_NAME: &str = "outbound-web-identity-federation";
 /// Namespace claim of AWS's custom claims, kept so that verifiers written
 /// for AWS-issued tokens read irsa's the same way.
-pub const CLAIMS_NAMESPACE: &str = "https://sts.amazonaws.com/";
+pub(crate) const CLAIMS_NAMESPACE: &str = "https://sts.amazonaws.com/";
 /// Largest JWT payload (claims JSON, bytes) irsa signs. AWS does not
 /// document its limit; this one fits 10 maximal audiences plus a few tags.
-pub const MAX_PAYLOAD_BYTES: usize = 16_384;
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 16_384;
 /// `DurationSeconds` when the request has none (AWS: 5 minutes).
-pub const DEFAULT_DURATION_SECONDS: i32 = 300;
+pub(crate) const DEFAULT_DURATION_SECONDS: i32 = 300;
 
 /// The two algorithms GetWebIdentityToken offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,7 +82,7 @@ pub trait OutboundTokenSigner: Send + Sync + fmt::Debug {
 /// The feature's state as stored: never enabled, enabled, or disabled
 /// after having been enabled (the issuer URL stays allocated, as in AWS).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FederationState {
+pub(crate) enum FederationState {
     Never,
     Enabled { issuer: String },
     Disabled { issuer: String },
@@ -195,7 +195,7 @@ pub(crate) async fn info(api: &AwsApi) -> Result<Node, ApiError> {
 }
 
 /// The resource GetWebIdentityToken is authorized on (as in AWS).
-pub fn token_resource(account: &str) -> String {
+pub(crate) fn token_resource(account: &str) -> String {
     format!("arn:aws:sts::{account}:self")
 }
 
@@ -273,7 +273,7 @@ pub(crate) async fn get_web_identity_token(
         }
     }
 
-    let claims = token_claims(&TokenFacts {
+    let claims = token_claims(&OutboundClaims {
         issuer: signer.issuer_url(),
         subject: &sub,
         audience: &r.audience,
@@ -326,12 +326,12 @@ async fn authorize_token(
 ) -> Result<Arc<PrincipalPolicies>, ApiError> {
     let resource = token_resource(caller.account());
     let mut context: Vec<(String, Vec<String>)> = vec![
-        (
-            "sts:IdentityTokenAudience".to_owned(),
-            r.audience.clone(),
-        ),
+        ("sts:IdentityTokenAudience".to_owned(), r.audience.clone()),
         ("sts:DurationSeconds".to_owned(), vec![duration.to_string()]),
-        ("sts:SigningAlgorithm".to_owned(), vec![alg.as_str().to_owned()]),
+        (
+            "sts:SigningAlgorithm".to_owned(),
+            vec![alg.as_str().to_owned()],
+        ),
     ];
     context.extend(request_tag_keys(&r.tags));
     let mut checks = vec![Check::new("sts:GetWebIdentityToken", &resource).with_context(&context)];
@@ -357,9 +357,9 @@ pub(crate) fn request_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<S
     keys
 }
 
-/// What a token asserts.
+/// What a GetWebIdentityToken token asserts (rendered by [`token_claims`]).
 #[derive(Debug)]
-pub struct TokenFacts<'a> {
+pub(crate) struct OutboundClaims<'a> {
     pub issuer: &'a str,
     pub subject: &'a str,
     pub audience: &'a [String],
@@ -380,7 +380,7 @@ fn tag_map(tags: &[(String, String)]) -> Value {
 }
 
 /// The claims of a GetWebIdentityToken token.
-pub fn token_claims(f: &TokenFacts<'_>) -> Value {
+pub(crate) fn token_claims(f: &OutboundClaims<'_>) -> Value {
     let aud = match f.audience {
         [one] => Value::String(one.clone()),
         many => json!(many),
@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn claims_shape() {
         let aud = vec!["https://api.example.com".to_owned()];
-        let facts = TokenFacts {
+        let facts = OutboundClaims {
             issuer: "https://issuer.example",
             subject: "arn:aws:iam::123456789012:role/app",
             audience: &aud,
@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(&jti[14..15], "4");
         assert_ne!(token_claims(&facts)["jti"], c["jti"], "jti is unique");
         let two = vec!["a".to_owned(), "b".to_owned()];
-        let c = token_claims(&TokenFacts {
+        let c = token_claims(&OutboundClaims {
             audience: &two,
             ..facts
         });

@@ -26,15 +26,15 @@ use crate::session_token::SessionTag;
 use crate::sts::{issue_role_session, RoleSessionGrant};
 
 /// Claim carrying session tags (`principal_tags`, `transitive_tag_keys`).
-pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+pub(crate) const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 
 /// Most session tags AWS accepts on one session.
-pub const MAX_SESSION_TAGS: usize = 50;
+pub(crate) const MAX_SESSION_TAGS: usize = 50;
 
-/// The facts of a verified token that authorization looks at. Built from a
-/// [`VerifiedToken`]; tests build it directly.
+/// The facts of a verified (incoming) web-identity token that the trust
+/// policy looks at. Built from a [`VerifiedToken`]; tests build it directly.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenFacts {
+pub(crate) struct TokenFacts {
     pub subject: String,
     /// The audience that matched a registered client id.
     pub audience: String,
@@ -48,7 +48,7 @@ pub struct TokenFacts {
 }
 
 impl TokenFacts {
-    pub fn from_verified(token: &VerifiedToken, role_arn: &str) -> Self {
+    pub(crate) fn from_verified(token: &VerifiedToken, role_arn: &str) -> Self {
         Self {
             subject: token.subject().to_owned(),
             audience: token.audience().to_owned(),
@@ -63,14 +63,14 @@ impl TokenFacts {
 }
 
 /// The AWS error a verifier failure becomes.
-pub fn verify_error(err: &VerifyError) -> ApiError {
+pub(crate) fn verify_error(err: &VerifyError) -> ApiError {
     let code = ErrorCode::from_code(err.code().as_str()).unwrap_or(ErrorCode::InvalidIdentityToken);
     ApiError::new(code, err.message())
 }
 
 /// `https://oidc.example.com/id/X` → `oidc.example.com/id/X`: the prefix of
 /// the provider's condition keys and the tail of its ARN.
-pub fn condition_prefix(provider_url: &str) -> &str {
+pub(crate) fn condition_prefix(provider_url: &str) -> &str {
     provider_url
         .strip_prefix("https://")
         .or_else(|| provider_url.strip_prefix("http://"))
@@ -79,14 +79,14 @@ pub fn condition_prefix(provider_url: &str) -> &str {
 
 /// Session tags asked for by the token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionTagClaims {
+pub(crate) struct SessionTagClaims {
     pub tags: Vec<(String, String)>,
     pub transitive_tag_keys: Vec<String>,
 }
 
 /// Reads `https://aws.amazon.com/tags`:
 /// `{"principal_tags": {"k": ["v"]}, "transitive_tag_keys": ["k"]}`.
-pub fn session_tags(facts: &TokenFacts) -> Result<SessionTagClaims, ApiError> {
+pub(crate) fn session_tags(facts: &TokenFacts) -> Result<SessionTagClaims, ApiError> {
     let Some(claim) = &facts.tags else {
         return Ok(SessionTagClaims::default());
     };
@@ -146,18 +146,18 @@ pub fn session_tags(facts: &TokenFacts) -> Result<SessionTagClaims, ApiError> {
     Ok(out)
 }
 
-/// The trust-policy request context for `action` on `role_arn` by a
-/// web-identity principal of `provider_arn`.
 /// The OIDC provider a token was verified against.
 #[derive(Debug, Clone, Copy)]
-pub struct ProviderRef<'a> {
+pub(crate) struct ProviderRef<'a> {
     /// Normalised URL (`https://HOST/PATH`).
     pub url: &'a str,
     pub arn: &'a str,
     pub account: &'a str,
 }
 
-pub fn trust_context(
+/// The trust-policy request context for `action` on `role_arn` by a
+/// web-identity principal of `provider`.
+pub(crate) fn trust_context(
     facts: &TokenFacts,
     tags: &SessionTagClaims,
     provider: ProviderRef<'_>,
@@ -209,7 +209,7 @@ pub fn trust_context(
 /// The actions the trust policy must allow: web identity itself, plus
 /// `sts:TagSession` when the token carries tags and `sts:SetSourceIdentity`
 /// when it carries a source identity.
-pub fn required_actions(tags: &SessionTagClaims, facts: &TokenFacts) -> Vec<&'static str> {
+pub(crate) fn required_actions(tags: &SessionTagClaims, facts: &TokenFacts) -> Vec<&'static str> {
     let mut actions = vec!["sts:AssumeRoleWithWebIdentity"];
     if !tags.tags.is_empty() {
         actions.push("sts:TagSession");
@@ -222,11 +222,11 @@ pub fn required_actions(tags: &SessionTagClaims, facts: &TokenFacts) -> Vec<&'st
 
 /// Budget of packed session policies, policy ARNs and tags;
 /// `PackedPolicySize` is a percentage of it.
-pub const PACKED_BUDGET: usize = 2048;
+pub(crate) const PACKED_BUDGET: usize = 2048;
 
 /// `PackedPolicySize` of a session (percent of [`PACKED_BUDGET`]); `None` when
 /// the session has nothing packed. Over budget → `PackedPolicyTooLarge`.
-pub fn packed_policy_percent(
+pub(crate) fn packed_policy_percent(
     policy: Option<&str>,
     policy_arns: &[String],
     tags: &[SessionTag],
@@ -254,7 +254,7 @@ pub fn packed_policy_percent(
 
 /// Validates a session's inline `Policy` and `PolicyArns` (which must exist)
 /// before any trust decision, as STS does; returns the policy ARNs.
-pub async fn session_policies(
+pub(crate) async fn session_policies(
     api: &AwsApi,
     policy: Option<&str>,
     policy_arns: &[PolicyDescriptorType],
@@ -394,7 +394,7 @@ struct Granted {
 const SOURCE_IDENTITY_LEN: std::ops::RangeInclusive<usize> = 2..=64;
 
 /// `https://aws.amazon.com/source_identity` must be a valid SourceIdentity.
-pub fn check_source_identity(value: &str) -> Result<(), ApiError> {
+pub(crate) fn check_source_identity(value: &str) -> Result<(), ApiError> {
     let valid_chars = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
@@ -414,7 +414,7 @@ pub fn check_source_identity(value: &str) -> Result<(), ApiError> {
 }
 
 /// Claim carrying the source identity.
-pub const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+pub(crate) const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
 
 /// How a token's issuer differs from each registered provider URL.
 fn provider_differences(iss: &str, registered: &[String]) -> Vec<String> {

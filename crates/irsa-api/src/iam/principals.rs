@@ -23,27 +23,19 @@ enum PrincipalAction {
     ListTags(Paging),
     PutBoundary(String),
     DeleteBoundary,
-    PutInline {
-        policy: String,
-        document: String,
-    },
-    GetInline {
-        policy: String,
-    },
+    /// Policy name and document.
+    PutInline(String, String),
+    /// Policy name.
+    GetInline(String),
     ListInline(Paging),
-    DeleteInline {
-        policy: String,
-    },
-    Attach {
-        policy_arn: String,
-    },
-    Detach {
-        policy_arn: String,
-    },
-    ListAttached {
-        path_prefix: Option<String>,
-        paging: Paging,
-    },
+    /// Policy name.
+    DeleteInline(String),
+    /// Policy ARN.
+    Attach(String),
+    /// Policy ARN.
+    Detach(String),
+    /// Path prefix of the attached policies.
+    ListAttached(Option<String>, Paging),
 }
 
 /// A request about one user or role, whatever its kind.
@@ -92,33 +84,15 @@ impl PrincipalRequest {
             R::PutUserPolicy(r) => (
                 User,
                 r.user_name,
-                A::PutInline {
-                    policy: r.policy_name,
-                    document: r.policy_document,
-                },
+                A::PutInline(r.policy_name, r.policy_document),
             ),
             R::PutRolePolicy(r) => (
                 Role,
                 r.role_name,
-                A::PutInline {
-                    policy: r.policy_name,
-                    document: r.policy_document,
-                },
+                A::PutInline(r.policy_name, r.policy_document),
             ),
-            R::GetUserPolicy(r) => (
-                User,
-                r.user_name,
-                A::GetInline {
-                    policy: r.policy_name,
-                },
-            ),
-            R::GetRolePolicy(r) => (
-                Role,
-                r.role_name,
-                A::GetInline {
-                    policy: r.policy_name,
-                },
-            ),
+            R::GetUserPolicy(r) => (User, r.user_name, A::GetInline(r.policy_name)),
+            R::GetRolePolicy(r) => (Role, r.role_name, A::GetInline(r.policy_name)),
             R::ListUserPolicies(r) => (
                 User,
                 r.user_name,
@@ -129,63 +103,21 @@ impl PrincipalRequest {
                 r.role_name,
                 A::ListInline(Paging::of(r.marker, r.max_items)),
             ),
-            R::DeleteUserPolicy(r) => (
-                User,
-                r.user_name,
-                A::DeleteInline {
-                    policy: r.policy_name,
-                },
-            ),
-            R::DeleteRolePolicy(r) => (
-                Role,
-                r.role_name,
-                A::DeleteInline {
-                    policy: r.policy_name,
-                },
-            ),
-            R::AttachUserPolicy(r) => (
-                User,
-                r.user_name,
-                A::Attach {
-                    policy_arn: r.policy_arn,
-                },
-            ),
-            R::AttachRolePolicy(r) => (
-                Role,
-                r.role_name,
-                A::Attach {
-                    policy_arn: r.policy_arn,
-                },
-            ),
-            R::DetachUserPolicy(r) => (
-                User,
-                r.user_name,
-                A::Detach {
-                    policy_arn: r.policy_arn,
-                },
-            ),
-            R::DetachRolePolicy(r) => (
-                Role,
-                r.role_name,
-                A::Detach {
-                    policy_arn: r.policy_arn,
-                },
-            ),
+            R::DeleteUserPolicy(r) => (User, r.user_name, A::DeleteInline(r.policy_name)),
+            R::DeleteRolePolicy(r) => (Role, r.role_name, A::DeleteInline(r.policy_name)),
+            R::AttachUserPolicy(r) => (User, r.user_name, A::Attach(r.policy_arn)),
+            R::AttachRolePolicy(r) => (Role, r.role_name, A::Attach(r.policy_arn)),
+            R::DetachUserPolicy(r) => (User, r.user_name, A::Detach(r.policy_arn)),
+            R::DetachRolePolicy(r) => (Role, r.role_name, A::Detach(r.policy_arn)),
             R::ListAttachedUserPolicies(r) => (
                 User,
                 r.user_name,
-                A::ListAttached {
-                    path_prefix: r.path_prefix,
-                    paging: Paging::of(r.marker, r.max_items),
-                },
+                A::ListAttached(r.path_prefix, Paging::of(r.marker, r.max_items)),
             ),
             R::ListAttachedRolePolicies(r) => (
                 Role,
                 r.role_name,
-                A::ListAttached {
-                    path_prefix: r.path_prefix,
-                    paging: Paging::of(r.marker, r.max_items),
-                },
+                A::ListAttached(r.path_prefix, Paging::of(r.marker, r.max_items)),
             ),
             other => return Err(other),
         };
@@ -226,22 +158,22 @@ pub(super) async fn handle(
             st.set_permissions_boundary(kind, &name, Some(arn)).await
         }
         A::DeleteBoundary => st.set_permissions_boundary(kind, &name, None).await,
-        A::PutInline { policy, document } => {
+        A::PutInline(policy, document) => {
             validate_document(&document, DocKind::Identity, inline_limit(kind), false)?;
             st.put_inline_policy(kind, &name, &policy, document).await
         }
-        A::DeleteInline { policy } => st.delete_inline_policy(kind, &name, &policy).await,
-        A::Attach { policy_arn } => {
+        A::DeleteInline(policy) => st.delete_inline_policy(kind, &name, &policy).await,
+        A::Attach(policy_arn) => {
             require_policy(api, &policy_arn).await?;
             st.attach_policy(kind, &name, &policy_arn).await
         }
-        A::Detach { policy_arn } => st.detach_policy(kind, &name, &policy_arn).await,
+        A::Detach(policy_arn) => st.detach_policy(kind, &name, &policy_arn).await,
         A::ListTags(paging) => {
             let principal = st.get_principal(kind, &name).await.map_err(store_error)?;
             let (tags, marker) = page(principal.tags().to_vec(), &paging)?;
             return Ok(Some(paged("Tags", tag_nodes(&tags), marker)));
         }
-        A::GetInline { policy } => {
+        A::GetInline(policy) => {
             let p = st
                 .get_inline_policy(kind, &name, &policy)
                 .await
@@ -262,10 +194,7 @@ pub(super) async fn handle(
             let items = names.into_iter().map(Node::from).collect();
             return Ok(Some(paged("PolicyNames", items, marker)));
         }
-        A::ListAttached {
-            path_prefix,
-            paging,
-        } => {
+        A::ListAttached(path_prefix, paging) => {
             let attached = st
                 .list_attached_policies(kind, &name, path_prefix.as_deref())
                 .await

@@ -132,9 +132,6 @@ pub fn credentials_node(
         .with("Expiration", expiration)
 }
 
-/// Header carrying the request id on every response.
-pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
-
 /// The encoding a client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResponseFormat {
