@@ -78,6 +78,10 @@ struct Ledger {
     acks: Vec<Ack>,
     /// Every CreateRole sent (acknowledged or not): (name, trust policy).
     roles_sent: Vec<(String, String)>,
+    /// Every DetachRolePolicy (`detach ROLE ARN`) and DeletePolicy
+    /// (`delete ARN`) sent: one cut off by the kill may or may not have
+    /// happened, so the write it undoes may be gone without a 200.
+    removals_sent: HashSet<String>,
     /// Errors other than the connection going away.
     unexpected: Vec<String>,
 }
@@ -229,6 +233,11 @@ async fn iteration(iam: &aws_sdk_iam::Client, ledger: &Shared, tag: &str) -> Res
 
     // Every other chain takes the policy away again.
     if tag.ends_with(['0', '2', '4', '6', '8']) {
+        ledger
+            .lock()
+            .unwrap()
+            .removals_sent
+            .insert(format!("detach {role} {arn}"));
         iam.detach_role_policy()
             .role_name(&role)
             .policy_arn(&arn)
@@ -242,6 +251,11 @@ async fn iteration(iam: &aws_sdk_iam::Client, ledger: &Shared, tag: &str) -> Res
                 arn: arn.clone(),
             },
         );
+        ledger
+            .lock()
+            .unwrap()
+            .removals_sent
+            .insert(format!("delete {arn}"));
         iam.delete_policy()
             .policy_arn(&arn)
             .send()
@@ -293,6 +307,7 @@ async fn verify(
     root: &(String, String),
     acks: &[Ack],
     roles_sent: &[(String, String)],
+    removals_sent: &HashSet<String>,
     anomalies: &mut Vec<String>,
 ) -> (usize, usize) {
     let iam = iam(endpoint, credentials(&root.0, &root.1, None));
@@ -376,7 +391,11 @@ async fn verify(
                             Err(_) => false,
                         }
                     }
-                    Err(_) => false,
+                    // A DeletePolicy cut off by the kill may have committed.
+                    Err(e) => {
+                        removals_sent.contains(&format!("delete {arn}"))
+                            && failure(&e).code() == Some("NoSuchEntity")
+                    }
                 }
             }
             Ack::Role { name, trust } => match iam.get_role().role_name(name).send().await {
@@ -397,7 +416,11 @@ async fn verify(
                     passed += 1;
                     continue;
                 }
-                attached(&iam, role).await.is_some_and(|a| a.contains(arn))
+                // A DetachRolePolicy cut off by the kill may have committed.
+                let detach_sent = removals_sent.contains(&format!("detach {role} {arn}"));
+                attached(&iam, role)
+                    .await
+                    .is_some_and(|a| a.contains(arn) || detach_sent)
             }
             Ack::Detached { role, arn } => {
                 attached(&iam, role).await.is_some_and(|a| !a.contains(arn))
@@ -493,6 +516,7 @@ async fn crash_run(label: &str, spec: Spec) {
     let root_file = std::fs::read(spec.data_dir.join("root-credentials")).unwrap();
 
     let mut all_acks: Vec<Ack> = Vec::new();
+    let mut all_removals: HashSet<String> = HashSet::new();
     let mut anomalies: Vec<String> = Vec::new();
     let mut verified = 0;
     let mut whole_unacked = 0;
@@ -539,15 +563,25 @@ async fn crash_run(label: &str, spec: Spec) {
             &root,
             &ledger.acks,
             &ledger.roles_sent,
+            &ledger.removals_sent,
             &mut anomalies,
         )
         .await;
         verified += passed;
         whole_unacked += whole;
         all_acks.extend(ledger.acks);
+        all_removals.extend(ledger.removals_sent);
     }
     // Later rounds must not have undone earlier ones.
-    let (final_passed, _) = verify(&server.endpoint(), &root, &all_acks, &[], &mut anomalies).await;
+    let (final_passed, _) = verify(
+        &server.endpoint(),
+        &root,
+        &all_acks,
+        &[],
+        &all_removals,
+        &mut anomalies,
+    )
+    .await;
     println!(
         "crash-safety {label}: kills={kills} clients={clients} acknowledged={} verified_after_kill={verified} verified_at_end={final_passed} unacknowledged_roles_found_whole={whole_unacked} max_restart_ms={} anomalies={} elapsed_s={:.1}",
         all_acks.len(),
