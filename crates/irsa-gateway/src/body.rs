@@ -279,7 +279,8 @@ impl<B> ChunkedBody<B> {
         let trailers = self.decoder.trailers().to_vec();
         let mut out = Vec::with_capacity(256);
         match &mut self.reframe {
-            Reframe::Signed(encoder) => encoder.finish(&trailers, &mut out)?,
+            // The trailer was verified here; the upstream framing has none.
+            Reframe::Signed(encoder) => encoder.finish(&[], &mut out)?,
             Reframe::UnsignedTrailer => {
                 out.extend_from_slice(b"0\r\n");
                 for (name, value) in &trailers {

@@ -495,14 +495,20 @@ impl S3Front {
         let verdict = BodyVerdict::default();
         let received = Counted::new(body, self.pipeline.metrics.received());
         let time = self.pipeline.clock.now();
+        // Every aws-chunked body goes upstream as signed chunks without a
+        // trailer: the gateway has verified the client's chunks and trailer
+        // checksum itself, and stores differ in how they sign trailers
+        // (Garage 2.5 refuses AWS's trailer signature and our unsigned
+        // trailers alike), while signed chunks are understood by all.
         let content_sha256 = match &mode {
             PayloadMode::Sha256(hash) => hash.clone(),
             PayloadMode::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
-            streaming => streaming.as_header_value().to_owned(),
+            _ => PayloadMode::StreamingSigned.as_header_value().to_owned(),
         };
         if mode.is_streaming() {
             // Re-framed: the upstream gets its own framing, sent chunked.
             headers.remove(CONTENT_LENGTH);
+            headers.remove("x-amz-trailer");
         }
         let signed = self
             .pipeline
@@ -514,20 +520,12 @@ impl S3Front {
                 CheckedBody::new(received, check, verdict.clone()).boxed_unsync()
             }
             Verifier::Chunked(decoder) => {
-                let reframe = match mode {
-                    PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer => {
-                        let chain = self
-                            .pipeline
-                            .upstream
-                            .chunk_signing(time, &signed.seed_signature)
-                            .map_err(|e| from_sigv4(&e))?;
-                        Reframe::Signed(irsa_sigv4::AwsChunkedEncoder::new(
-                            chain,
-                            mode == PayloadMode::StreamingSignedTrailer,
-                        ))
-                    }
-                    _ => Reframe::UnsignedTrailer,
-                };
+                let chain = self
+                    .pipeline
+                    .upstream
+                    .chunk_signing(time, &signed.seed_signature)
+                    .map_err(|e| from_sigv4(&e))?;
+                let reframe = Reframe::Signed(irsa_sigv4::AwsChunkedEncoder::new(chain, false));
                 ChunkedBody::new(received, *decoder, reframe, verdict.clone()).boxed_unsync()
             }
         };

@@ -69,7 +69,7 @@ impl Tally {
             (TestResult::Valid, false) => self.valid_rejected.push(tc_id),
             (TestResult::Invalid, false) => self.invalid_rejected += 1,
             (TestResult::Invalid, true) => {
-                self.invalid_accepted.push((tc_id, format!("{flags:?}")))
+                self.invalid_accepted.push((tc_id, format!("{flags:?}")));
             }
             (TestResult::Acceptable, true) => self.acceptable_accepted += 1,
             (TestResult::Acceptable, false) => self.acceptable_rejected += 1,
@@ -160,6 +160,7 @@ fn assert_all_rejected(tallies: &[Tally]) {
 
 /// The key as an issuer's JWKS would carry it, parsed by the verifier's
 /// own JWKS parser. `None` when the parser skips or refuses it.
+#[allow(clippy::needless_pass_by_value)] // built inline by every caller
 fn jwk_from(members: Value) -> Option<Jwk> {
     let doc = json!({ "keys": [members] });
     let parsed = parse_jwks(&doc, 1).expect("a keys array is a JWKS");
