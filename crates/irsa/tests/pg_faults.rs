@@ -334,7 +334,7 @@ async fn postgres_restarts_under_load() {
         let until = events.get(i + 1).map_or(f64::MAX, |e| e.begin);
         let in_window: Vec<&&Sample> = failed
             .iter()
-            .filter(|s| s.end >= event.begin && s.start < until)
+            .filter(|s| s.end >= event.begin && s.end < until)
             .collect();
         let window = in_window.iter().map(|s| s.start).fold(f64::MAX, f64::min)
             ..in_window.iter().map(|s| s.end).fold(0.0, f64::max);

@@ -59,16 +59,18 @@ fn private_key_needles(der: &[u8], public: &[u8]) -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der);
     let mut needles = Vec::new();
+    // A symmetric key has no ASN.1 header to skip.
+    let skip = if public.is_empty() { 0 } else { 24 };
     // A dump of the whole key starts at offset 0: every 3-aligned 12 bytes
     // are 16 whole base64 characters of it.
-    for start in (24..der.len().saturating_sub(12)).step_by(3) {
+    for start in (skip..=der.len().saturating_sub(12)).step_by(3) {
         if !in_public(&der[start..start + 12]) {
             let at = start / 3 * 4;
             needles.push(b64[at..at + 16].to_owned());
             needles.push(b64url[at..at + 16].to_owned());
         }
     }
-    for start in 24..der.len().saturating_sub(8) {
+    for start in skip..=der.len().saturating_sub(8) {
         let piece = &der[start..start + 8];
         if !in_public(piece) {
             needles.push(piece.iter().map(|b| format!("{b:02x}")).collect());
@@ -283,7 +285,7 @@ async fn a_full_client_run_logs_no_secret() {
     let assumed = alice
         .assume_role()
         .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/assumable"))
-        .role_session_name("s")
+        .role_session_name("sess")
         .send()
         .await
         .unwrap()
