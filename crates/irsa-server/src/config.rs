@@ -480,7 +480,11 @@ impl S3Args {
                         .to_owned(),
                 );
             }
-            return if problems.is_empty() { Ok(None) } else { Err(problems) };
+            return if problems.is_empty() {
+                Ok(None)
+            } else {
+                Err(problems)
+            };
         };
         let listen = listen_text.parse::<SocketAddr>().ok();
         if listen.is_none() {
@@ -608,7 +612,9 @@ fn check_upstream_url(url: &str) -> Result<String, String> {
     }
     match trimmed.parse::<http::Uri>() {
         Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(trimmed.to_owned()),
-        _ => Err(format!("{url:?} is not a URL such as http://127.0.0.1:3900")),
+        _ => Err(format!(
+            "{url:?} is not a URL such as http://127.0.0.1:3900"
+        )),
     }
 }
 
@@ -850,7 +856,10 @@ mod tests {
 
     #[test]
     fn s3_gateway_is_off_by_default() {
-        assert!(s3_args(&[]).validate(&FakeEnv::default()).unwrap().is_none());
+        assert!(s3_args(&[])
+            .validate(&FakeEnv::default())
+            .unwrap()
+            .is_none());
     }
 
     #[test]

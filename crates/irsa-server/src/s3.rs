@@ -23,7 +23,10 @@ static METRICS: OnceLock<GatewayMetrics> = OnceLock::new();
 
 /// Prometheus text of the S3 gateway (empty when it never started).
 pub fn render_metrics() -> String {
-    METRICS.get().map(GatewayMetrics::render).unwrap_or_default()
+    METRICS
+        .get()
+        .map(GatewayMetrics::render)
+        .unwrap_or_default()
 }
 
 /// The running gateway: stops (gracefully) on [`S3Gateway::shutdown`] or drop.

@@ -1222,7 +1222,11 @@ fn fake_kube_api(service_account: Value) -> u16 {
                 });
                 ("200 OK", list.to_string())
             } else {
-                ("404 Not Found", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}"#.to_owned())
+                (
+                    "404 Not Found",
+                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}"#
+                        .to_owned(),
+                )
             };
             let _ = write!(
                 stream,
