@@ -6,26 +6,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::Server;
+use support::{client_available, Server};
 
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients")
-}
-
-/// Whether a client tool is usable; in CI its absence is a failure.
-fn available(program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is required in CI (scripts/test installs it with pip)"
-        );
-        eprintln!("skipping: {program} not available (run ./scripts/test to install it)");
-    }
-    ok
 }
 
 fn run(mut command: Command) {
@@ -40,7 +24,7 @@ fn run(mut command: Command) {
 
 #[test]
 fn aws_cli_walkthrough() {
-    if !available("aws", &["--version"]) {
+    if !client_available("aws", &["--version"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -56,7 +40,7 @@ fn aws_cli_walkthrough() {
 
 #[test]
 fn boto3_walkthrough() {
-    if !available("python3", &["-c", "import boto3"]) {
+    if !client_available("python3", &["-c", "import boto3"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -22,7 +22,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+
+use support::{client_available, ShellSandbox};
 
 const BEGIN: &str = "<!-- quickstart:begin -->";
 const END: &str = "<!-- quickstart:end -->";
@@ -53,48 +54,6 @@ fn quickstart_lines(readme: &str) -> String {
     out
 }
 
-/// Whether a client tool is usable; in CI its absence is a failure.
-fn available(program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is required in CI (scripts/test installs it with pip)"
-        );
-        eprintln!("skipping: {program} not available (run ./scripts/test to install it)");
-    }
-    ok
-}
-
-/// The S3 store `scripts/test` starts (Garage), or `None` with a note.
-struct Upstream {
-    url: String,
-    access_key_id: String,
-    secret_access_key: String,
-}
-
-fn s3_upstream() -> Option<Upstream> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let found = (|| {
-        Some(Upstream {
-            url: var("IRSA_TEST_S3_UPSTREAM_URL")?,
-            access_key_id: var("IRSA_TEST_S3_UPSTREAM_ACCESS_KEY_ID")?,
-            secret_access_key: var("IRSA_TEST_S3_UPSTREAM_SECRET_ACCESS_KEY")?,
-        })
-    })();
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "IRSA_TEST_S3_UPSTREAM_* are not set but CI=true: scripts/test starts Garage"
-        );
-        eprintln!("skipping: no S3 store (run ./scripts/test, which starts Garage)");
-    }
-    found
-}
-
 #[test]
 fn extraction_takes_only_fenced_lines_between_the_markers() {
     let readme = "intro\n```sh\nnot this\n```\n<!-- quickstart:begin -->\ntext\n```sh\na \\\n  b\n# c\n```\nmore\n```sh\nd\n```\n<!-- quickstart:end -->\n```sh\ne\n```\n";
@@ -103,13 +62,13 @@ fn extraction_takes_only_fenced_lines_between_the_markers() {
 
 #[test]
 fn readme_one_machine_quick_start() {
-    if !available("aws", &["--version"])
-        || !available("python3", &["-c", "import boto3"])
-        || !available("curl", &["--version"])
+    if !client_available("aws", &["--version"])
+        || !client_available("python3", &["-c", "import boto3"])
+        || !client_available("curl", &["--version"])
     {
         return;
     }
-    let Some(upstream) = s3_upstream() else {
+    let Some(upstream) = support::s3_upstream() else {
         return;
     };
     let readme =
@@ -129,21 +88,12 @@ fn readme_one_machine_quick_start() {
         assert!(lines.contains(needed), "quick start lost {needed:?}");
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_irsa"), bin.join("irsa")).unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
+    let sandbox = ShellSandbox::new();
 
     let port = support::free_port();
     let host = format!("127.0.0.1:{port}");
     let s3_host = format!("127.0.0.1:{}", support::free_port());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let bucket = format!("demo-bucket-{nanos}");
+    let bucket = format!("demo-bucket-{}", support::unique_suffix());
     let script = format!(
         "set -euo pipefail\n\
          trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n\
@@ -159,23 +109,7 @@ fn readme_one_machine_quick_start() {
             .replace("demo-bucket", &bucket),
     );
 
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = Command::new("timeout");
-    command
-        .args(["300", "bash", "-c", &script])
-        .current_dir(&work)
-        .env("PATH", path)
-        .env("HOME", dir.path())
-        .stdin(Stdio::null());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") || key.starts_with("IRSA_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = sandbox.bash(&script, 300);
     command
         .env("IRSA_LISTEN", &host)
         .env("IRSA_S3_UPSTREAM_ACCESS_KEY_ID", &upstream.access_key_id)
@@ -228,7 +162,9 @@ fn readme_one_machine_quick_start() {
     );
     // The token was written the way kubelet writes it.
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(work.join("token")).unwrap().permissions(),
+        &std::fs::metadata(sandbox.work.join("token"))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 }

@@ -10,22 +10,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-
-fn available(program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is required in CI (scripts/test installs it)"
-        );
-        eprintln!("skipping: {program} not available (run ./scripts/test)");
-    }
-    ok
-}
+use support::{client_available, ShellSandbox};
 
 /// The shell script the test runs; `@…@` placeholders are filled in.
 const SCRIPT: &str = r#"
@@ -105,66 +90,36 @@ PY
 
 #[test]
 fn aws_cli_and_boto3_through_the_s3_gateway() {
-    if !available("aws", &["--version"])
-        || !available("python3", &["-c", "import boto3"])
-        || !available("curl", &["--version"])
+    if !client_available("aws", &["--version"])
+        || !client_available("python3", &["-c", "import boto3"])
+        || !client_available("curl", &["--version"])
     {
         return;
     }
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (Some(upstream), Some(key_id), Some(secret)) = (
-        var("IRSA_TEST_S3_UPSTREAM_URL"),
-        var("IRSA_TEST_S3_UPSTREAM_ACCESS_KEY_ID"),
-        var("IRSA_TEST_S3_UPSTREAM_SECRET_ACCESS_KEY"),
-    ) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "IRSA_TEST_S3_UPSTREAM_* are not set but CI=true: scripts/test starts Garage"
-        );
-        eprintln!("skipping: no S3 store (run ./scripts/test, which starts Garage)");
+    let Some(upstream) = support::s3_upstream() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_irsa"), bin.join("irsa")).unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
+    let sandbox = ShellSandbox::new();
+    let work = &sandbox.work;
     let sts = format!("127.0.0.1:{}", support::free_port());
     let s3 = format!("127.0.0.1:{}", support::free_port());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = support::unique_suffix();
     let data = format!("data-{nanos}");
     let shared = format!("shared-{nanos}");
     let script = SCRIPT
         .replace("@STS@", &sts)
         .replace("@S3@", &s3)
-        .replace("@UPSTREAM@", &upstream)
+        .replace("@UPSTREAM@", &upstream.url)
         .replace("@DATA@", &data)
         .replace("@SHARED@", &shared);
 
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = Command::new("timeout");
+    let mut command = sandbox.bash(&script, 600);
     command
-        .args(["600", "bash", "-c", &script])
-        .current_dir(&work)
-        .stdin(Stdio::null());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") || key.starts_with("IRSA_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("PATH", path)
-        .env("HOME", dir.path())
-        .env("IRSA_S3_UPSTREAM_ACCESS_KEY_ID", key_id)
-        .env("IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY", secret);
+        .env("IRSA_S3_UPSTREAM_ACCESS_KEY_ID", &upstream.access_key_id)
+        .env(
+            "IRSA_S3_UPSTREAM_SECRET_ACCESS_KEY",
+            &upstream.secret_access_key,
+        );
     let output = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

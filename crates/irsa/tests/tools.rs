@@ -850,16 +850,7 @@ fn serve_reports_issuer_flag_problems_with_the_others() {
 /// thumbprint (and not without either).
 #[test]
 fn serve_tls_self_signed_with_issuer() {
-    if !Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "curl is required in CI"
-        );
-        eprintln!("skipping: curl not available");
+    if !support::client_available("curl", &["--version"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
