@@ -374,7 +374,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("verify", |b| b.iter(|| fx.verify()));
     group.bench_function("classify", |b| {
-        b.iter(|| fx.classify(black_box(&signature)))
+        b.iter(|| fx.classify(black_box(&signature)));
     });
     group.bench_function("evaluate", |b| {
         b.iter(|| fx.evaluate(&caller, &signature, black_box(&checks)));
