@@ -230,6 +230,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         path_prefix: Option<&str>,
     ) -> Result<Vec<AttachedPolicy>>;
     async fn list_entities_for_policy(&self, policy_arn: &str) -> Result<PolicyEntities>;
+    /// How many users and roles use `policy_arn`, attached and as their
+    /// permissions boundary; for any ARN (AWS managed ones included, which
+    /// have no row of their own), 0 and 0 when nothing refers to it.
+    async fn policy_usage(&self, policy_arn: &str) -> Result<PolicyUsage>;
+    /// The account's entity counts (GetAccountSummary), in one read.
+    async fn account_counts(&self) -> Result<AccountCounts>;
 
     // ------------------------------------------------- managed policies
     /// Creates the policy with version `v1` as default.
@@ -241,7 +247,8 @@ pub trait Store: Send + Sync + fmt::Debug {
         query: &ListQuery,
         filter: PolicyListFilter,
     ) -> Result<Page<ManagedPolicy>>;
-    /// `DeleteConflict` while attached or while non-default versions exist.
+    /// `DeleteConflict` while attached, while some user or role has it as
+    /// permissions boundary, or while non-default versions exist.
     async fn delete_policy(&self, arn: &str) -> Result<()>;
     async fn tag_policy(&self, arn: &str, tags: Vec<Tag>) -> Result<()>;
     async fn untag_policy(&self, arn: &str, keys: &[String]) -> Result<()>;

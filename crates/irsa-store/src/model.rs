@@ -287,6 +287,8 @@ pub struct ManagedPolicy {
     pub default_version_id: String,
     /// Users and roles it is attached to.
     pub attachment_count: u32,
+    /// Users and roles that have it as their permissions boundary.
+    pub permissions_boundary_usage_count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +327,30 @@ pub struct PolicyVersion {
 pub struct AttachedPolicy {
     pub policy_name: String,
     pub policy_arn: String,
+}
+
+/// How many of each entity the account has (GetAccountSummary's usage keys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountCounts {
+    pub users: u32,
+    pub roles: u32,
+    /// Local (customer) managed policies.
+    pub policies: u32,
+    pub oidc_providers: u32,
+    /// Managed-policy attachments to users and roles, AWS managed policies
+    /// included: each attachment keeps one policy version in use.
+    pub attachments: u32,
+    /// Access keys of the account's root user.
+    pub root_access_keys: u32,
+}
+
+/// How many users and roles use a managed policy, each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyUsage {
+    /// Attached as a permissions policy (AttachmentCount).
+    pub attachments: u32,
+    /// Set as permissions boundary (PermissionsBoundaryUsageCount).
+    pub boundaries: u32,
 }
 
 /// Who a managed policy is attached to (ListEntitiesForPolicy).

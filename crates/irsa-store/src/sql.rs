@@ -17,11 +17,11 @@ use crate::crypto::Sealer;
 use crate::error::{is_unique_violation, Entity, StoreError};
 use crate::model::BucketPolicy;
 use crate::model::{
-    AccessKey, AccessKeyStatus, AccessKeyWithSecret, AttachedPolicy, InlinePolicy, KeyOwner,
-    LastUsed, ListQuery, ManagedPolicy, NewAccessKey, NewOidcProvider, NewPolicy, NewRole,
-    NewServerKey, NewUser, OidcProvider, Page, PolicyEntities, PolicyVersion, PrincipalKind, Role,
-    RoleLastUsed, RoleUpdate, ServerKey, Tag, User, UserUpdate, MAX_ACCESS_KEYS_PER_USER,
-    MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, MAX_TAGS,
+    AccessKey, AccessKeyStatus, AccessKeyWithSecret, AccountCounts, AttachedPolicy, InlinePolicy,
+    KeyOwner, LastUsed, ListQuery, ManagedPolicy, NewAccessKey, NewOidcProvider, NewPolicy,
+    NewRole, NewServerKey, NewUser, OidcProvider, Page, PolicyEntities, PolicyUsage, PolicyVersion,
+    PrincipalKind, Role, RoleLastUsed, RoleUpdate, ServerKey, Tag, User, UserUpdate,
+    MAX_ACCESS_KEYS_PER_USER, MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, MAX_TAGS,
 };
 use crate::{Backend, PolicyListFilter, Result, Store, StoreConfig, SQLITE_FILE};
 
@@ -163,13 +163,26 @@ fn check_tag_count(entity: Entity, count: usize) -> Result<()> {
     Ok(())
 }
 
+/// Whether two tag keys name the same tag: IAM compares keys
+/// case-insensitively (`Team` and `team` cannot coexist).
+fn same_tag_key(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
+/// Adds `new` to `existing`; a tag whose key matches an existing one
+/// (case-insensitively) replaces it, key spelling and value both, in place.
 fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) {
     for tag in new {
-        match existing.iter_mut().find(|t| t.key == tag.key) {
-            Some(t) => t.value = tag.value,
+        match existing.iter_mut().find(|t| same_tag_key(&t.key, &tag.key)) {
+            Some(t) => *t = tag,
             None => existing.push(tag),
         }
     }
+}
+
+/// Removes the tags whose keys match any of `keys` (case-insensitively).
+fn remove_tags(existing: &mut Vec<Tag>, keys: &[String]) {
+    existing.retain(|tag| !keys.iter().any(|k| same_tag_key(&tag.key, k)));
 }
 
 fn u32_of(value: i64, what: &str) -> Result<u32> {
@@ -382,6 +395,10 @@ impl SqlStore {
             update_date: to_time(row.try_get("updated")?)?,
             default_version_id: row.try_get("default_version")?,
             attachment_count: u32_of(row.try_get("attachment_count")?, "attachment count")?,
+            permissions_boundary_usage_count: u32_of(
+                row.try_get("boundary_usage_count")?,
+                "permissions boundary usage count",
+            )?,
         })
     }
 
@@ -606,13 +623,11 @@ impl SqlStore {
     }
 
     async fn load_policy(&self, arn: &str) -> Result<ManagedPolicy> {
-        let row = sqlx::query(
-            "SELECT p.*, (SELECT COUNT(*) FROM attachments a WHERE a.policy_arn = p.arn) AS attachment_count \
-             FROM policies p WHERE p.arn = $1",
-        )
-        .bind(arn)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!("{POLICY_SELECT} WHERE p.arn = $1");
+        let row = sqlx::query(&sql)
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             Some(row) => Self::policy_from(&row),
             None => Err(StoreError::not_found(Entity::Policy, arn)),
@@ -770,7 +785,14 @@ const ACCESS_KEY_SELECT: &str =
     "SELECT ak.id, ak.owner_key, ak.secret_sealed, ak.status, ak.created, ak.last_used, \
      ak.last_used_service, ak.last_used_region, u.name AS user_name \
      FROM access_keys ak LEFT JOIN users u ON u.name_key = ak.owner_key";
-const POLICY_SELECT: &str = "SELECT p.*, (SELECT COUNT(*) FROM attachments a WHERE a.policy_arn = p.arn) AS attachment_count FROM policies p";
+/// A policy row with its two usage counts: attachments (AttachmentCount)
+/// and users plus roles that have it as their permissions boundary
+/// (PermissionsBoundaryUsageCount).
+const POLICY_SELECT: &str = "SELECT p.*, \
+     (SELECT COUNT(*) FROM attachments a WHERE a.policy_arn = p.arn) AS attachment_count, \
+     (SELECT COUNT(*) FROM users u WHERE u.permissions_boundary = p.arn) \
+     + (SELECT COUNT(*) FROM roles r WHERE r.permissions_boundary = p.arn) AS boundary_usage_count \
+     FROM policies p";
 
 #[async_trait]
 impl Store for SqlStore {
@@ -958,7 +980,7 @@ impl Store for SqlStore {
     ) -> Result<()> {
         let PrincipalSql { table, entity, .. } = principal_sql(kind);
         self.modify_tags(table, "name_key", &name_key(name), entity, name, |t| {
-            t.retain(|tag| !keys.contains(&tag.key));
+            remove_tags(t, keys);
         })
         .await
     }
@@ -1452,6 +1474,47 @@ impl Store for SqlStore {
         Ok(entities)
     }
 
+    async fn policy_usage(&self, policy_arn: &str) -> Result<PolicyUsage> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM attachments WHERE policy_arn = $1) AS attachment_count, \
+             (SELECT COUNT(*) FROM users WHERE permissions_boundary = $1) \
+             + (SELECT COUNT(*) FROM roles WHERE permissions_boundary = $1) AS boundary_usage_count",
+        )
+        .bind(policy_arn)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(PolicyUsage {
+            attachments: u32_of(row.try_get("attachment_count")?, "attachment count")?,
+            boundaries: u32_of(
+                row.try_get("boundary_usage_count")?,
+                "permissions boundary usage count",
+            )?,
+        })
+    }
+
+    async fn account_counts(&self) -> Result<AccountCounts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM users) AS users, \
+             (SELECT COUNT(*) FROM roles) AS roles, \
+             (SELECT COUNT(*) FROM policies) AS policies, \
+             (SELECT COUNT(*) FROM oidc_providers) AS oidc_providers, \
+             (SELECT COUNT(*) FROM attachments) AS attachments, \
+             (SELECT COUNT(*) FROM access_keys WHERE owner_key = $1) AS root_access_keys",
+        )
+        .bind(ROOT_OWNER)
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |column: &str| -> Result<u32> { u32_of(row.try_get(column)?, column) };
+        Ok(AccountCounts {
+            users: count("users")?,
+            roles: count("roles")?,
+            policies: count("policies")?,
+            oidc_providers: count("oidc_providers")?,
+            attachments: count("attachments")?,
+            root_access_keys: count("root_access_keys")?,
+        })
+    }
+
     // ------------------------------------------------- managed policies
 
     async fn create_policy(&self, policy: NewPolicy) -> Result<ManagedPolicy> {
@@ -1469,6 +1532,7 @@ impl Store for SqlStore {
             update_date: to_time(now)?,
             default_version_id: "v1".to_owned(),
             attachment_count: 0,
+            permissions_boundary_usage_count: 0,
             name: policy.name,
             path: policy.path,
             description: policy.description,
@@ -1542,9 +1606,13 @@ impl Store for SqlStore {
         if !Self::exists(&mut *tx, "SELECT 1 FROM policies WHERE arn = $1", arn).await? {
             return Err(StoreError::not_found(Entity::Policy, arn));
         }
+        // A permissions boundary counts as an attachment here, as in IAM
+        // (it would otherwise point at a policy that no longer exists).
         if Self::exists(
             &mut *tx,
-            "SELECT 1 FROM attachments WHERE policy_arn = $1",
+            "SELECT 1 FROM attachments WHERE policy_arn = $1 \
+             UNION ALL SELECT 1 FROM users WHERE permissions_boundary = $1 \
+             UNION ALL SELECT 1 FROM roles WHERE permissions_boundary = $1",
             arn,
         )
         .await?
@@ -1586,7 +1654,7 @@ impl Store for SqlStore {
 
     async fn untag_policy(&self, arn: &str, keys: &[String]) -> Result<()> {
         self.modify_tags("policies", "arn", arn, Entity::Policy, arn, |t| {
-            t.retain(|tag| !keys.contains(&tag.key));
+            remove_tags(t, keys);
         })
         .await
     }
@@ -1873,7 +1941,7 @@ impl Store for SqlStore {
             Entity::OidcProvider,
             arn,
             |t| {
-                t.retain(|tag| !keys.contains(&tag.key));
+                remove_tags(t, keys);
             },
         )
         .await
