@@ -408,7 +408,7 @@ fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, ApiError> {
         .get(name)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::missing_parameter(name))
+        .ok_or_else(|| crate::model::absent_member(name))
 }
 
 /// `ExplainWebIdentity` as an extension action of the Query API.

@@ -119,7 +119,7 @@ pub fn fields(params: &Params) -> Result<TokenFields, ApiError> {
         params
             .get(name)
             .cloned()
-            .ok_or_else(|| ApiError::missing_parameter(name))
+            .ok_or_else(|| irsa_api::model::absent_member(name))
     };
     let mut audiences: Vec<String> = (1..)
         .map_while(|i| params.get(&format!("Audiences.member.{i}")).cloned())
@@ -170,7 +170,7 @@ mod tests {
         let mut params = Params::new();
         assert_eq!(
             fields(&params).unwrap_err().code,
-            ErrorCode::MissingParameter
+            ErrorCode::ValidationError
         );
         params.insert("Namespace".into(), "default".into());
         params.insert("ServiceAccount".into(), "demo".into());

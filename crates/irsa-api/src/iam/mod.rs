@@ -36,6 +36,7 @@ fn aws_managed_policies(now: time::OffsetDateTime) -> Vec<ManagedPolicy> {
             update_date: now,
             default_version_id: "v1".to_owned(),
             attachment_count: 0,
+            permissions_boundary_usage_count: 0,
         })
         .collect()
 }
@@ -73,31 +74,25 @@ async fn boundary_entities(api: &AwsApi, policy_arn: &str) -> Result<PolicyEntit
     Ok(entities)
 }
 
-/// Whether a built-in AWS managed policy passes a ListPolicies filter (they
-/// live outside the policies table, so the store query cannot see them).
-/// Counts its attachments when the filter needs them.
-async fn aws_managed_in_use(
-    api: &AwsApi,
-    policy: &mut ManagedPolicy,
-    filter: PolicyListFilter,
-) -> Result<bool, ApiError> {
-    let st = api.store();
-    let arn = policy.arn.as_str();
+/// A built-in AWS managed policy with its usage counted (they live outside
+/// the policies table, so the store's policy queries cannot count them).
+async fn with_usage(api: &AwsApi, mut policy: ManagedPolicy) -> Result<ManagedPolicy, ApiError> {
+    let usage = api
+        .store()
+        .policy_usage(&policy.arn)
+        .await
+        .map_err(store_error)?;
+    policy.attachment_count = usage.attachments;
+    policy.permissions_boundary_usage_count = usage.boundaries;
+    Ok(policy)
+}
+
+/// Whether a policy, its usage counted, passes a ListPolicies filter.
+fn passes(filter: PolicyListFilter, policy: &ManagedPolicy) -> bool {
     match filter {
-        PolicyListFilter::All => Ok(true),
-        PolicyListFilter::Attached => {
-            let e = st
-                .list_entities_for_policy(arn)
-                .await
-                .map_err(store_error)?;
-            let count = e.users.len() + e.roles.len();
-            policy.attachment_count = u32::try_from(count).unwrap_or(u32::MAX);
-            Ok(count > 0)
-        }
-        PolicyListFilter::UsedAsBoundary => {
-            let e = boundary_entities(api, arn).await?;
-            Ok(!e.users.is_empty() || !e.roles.is_empty())
-        }
+        PolicyListFilter::All => true,
+        PolicyListFilter::Attached => policy.attachment_count > 0,
+        PolicyListFilter::UsedAsBoundary => policy.permissions_boundary_usage_count > 0,
     }
 }
 
@@ -122,24 +117,37 @@ fn store_tags(tags: &[Tag]) -> Vec<irsa_store::Tag> {
 fn boundary_node(arn: Option<&String>) -> Option<Node> {
     arn.map(|a| {
         Node::object()
-            .with("PermissionsBoundaryType", "Policy")
+            .with("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
             .with("PermissionsBoundaryArn", a)
     })
 }
 
-fn user_node(u: &User) -> Node {
+/// Which members of a user a result carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserShape {
+    /// `User` in ListUsers: no boundary or tags (botocore's documentation
+    /// of ListUsers lists what resource listings leave out).
+    Listed,
+    /// `User` in GetUser and CreateUser, `UserDetail` in
+    /// GetAccountAuthorizationDetails.
+    Full,
+}
+
+fn user_node(u: &User, shape: UserShape) -> Node {
     let mut n = Node::object()
         .with("Path", &u.path)
         .with("UserName", &u.name)
         .with("UserId", &u.id)
         .with("Arn", &u.arn)
-        .with("CreateDate", u.create_date)
-        .with_opt(
+        .with("CreateDate", u.create_date);
+    if shape == UserShape::Full {
+        n = n.with_opt(
             "PermissionsBoundary",
             boundary_node(u.permissions_boundary.as_ref()),
         );
-    if !u.tags.is_empty() {
-        n = n.with("Tags", tags_node(&u.tags));
+        if !u.tags.is_empty() {
+            n = n.with("Tags", tags_node(&u.tags));
+        }
     }
     n
 }
@@ -200,7 +208,10 @@ fn policy_fields(p: &ManagedPolicy) -> Node {
         .with("Path", &p.path)
         .with("DefaultVersionId", &p.default_version_id)
         .with("AttachmentCount", p.attachment_count)
-        .with("PermissionsBoundaryUsageCount", 0_i64)
+        .with(
+            "PermissionsBoundaryUsageCount",
+            p.permissions_boundary_usage_count,
+        )
         .with("IsAttachable", true)
         .with_opt("Description", p.description.as_ref())
         .with("CreateDate", p.create_date)
@@ -307,6 +318,73 @@ async fn require_policy(api: &AwsApi, arn: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The user or role a same-account IAM principal ARN names
+/// (`arn:PARTITION:iam::ACCOUNT:user/PATH/NAME` or `…:role/…`), as its kind
+/// and name; `None` for any other principal.
+fn same_account_principal<'a>(arn: &'a str, account: &str) -> Option<(PrincipalKind, &'a str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(acct), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    if acct != account {
+        return None;
+    }
+    let (kind, path_and_name) = if let Some(rest) = resource.strip_prefix("user/") {
+        (PrincipalKind::User, rest)
+    } else if let Some(rest) = resource.strip_prefix("role/") {
+        (PrincipalKind::Role, rest)
+    } else {
+        return None;
+    };
+    let name = path_and_name.rsplit('/').next().unwrap_or(path_and_name);
+    Some((kind, name))
+}
+
+/// IAM refuses a trust policy whose `AWS` principal names a user or role of
+/// this account that does not exist (AWS stores principals as unique ids,
+/// so it must resolve them). Account roots, `*` and other accounts' ARNs
+/// cannot be checked here and pass.
+async fn require_trust_principals_exist(
+    api: &AwsApi,
+    trust_policy: &irsa_policy::Policy,
+) -> Result<(), ApiError> {
+    use irsa_policy::AwsPrincipal;
+    let account = api.account().as_str();
+    let arns = trust_policy
+        .statements
+        .iter()
+        .filter_map(irsa_policy::Statement::principals)
+        .flat_map(|p| p.aws.iter())
+        .filter_map(|p| match p {
+            AwsPrincipal::Arn(arn) => Some(arn.as_str()),
+            _ => None,
+        });
+    for arn in arns {
+        let Some((kind, name)) = same_account_principal(arn, account) else {
+            continue;
+        };
+        let exists = match api.store().get_principal(kind, name).await {
+            // The path is part of the ARN: a user of that name elsewhere is another principal.
+            Ok(found) => found.arn().eq_ignore_ascii_case(arn),
+            Err(StoreError::NotFound { .. }) => false,
+            Err(err) => return Err(store_error(err)),
+        };
+        if !exists {
+            return Err(ApiError::malformed_policy_document(format!(
+                "Invalid principal in policy: \"AWS\":\"{arn}\""
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn read_only_aws(arn: &str) -> Result<(), ApiError> {
     if arn.starts_with(AWS_POLICY_PREFIX) {
         return Err(ApiError::new(
@@ -368,7 +446,7 @@ pub(crate) async fn dispatch(
                 })
                 .await
                 .map_err(store_error)?;
-            Node::object().with("User", user_node(&u))
+            Node::object().with("User", user_node(&u, UserShape::Full))
         }
         R::GetUser(r) => {
             let name = match (&r.user_name, caller.kind()) {
@@ -395,7 +473,7 @@ pub(crate) async fn dispatch(
                 }
             };
             let u = st.get_user(&name).await.map_err(store_error)?;
-            Node::object().with("User", user_node(&u))
+            Node::object().with("User", user_node(&u, UserShape::Full))
         }
         R::ListUsers(r) => {
             let p = st
@@ -406,7 +484,11 @@ pub(crate) async fn dispatch(
                 ))
                 .await
                 .map_err(store_error)?;
-            let items = p.items.iter().map(user_node).collect();
+            let items = p
+                .items
+                .iter()
+                .map(|u| user_node(u, UserShape::Listed))
+                .collect();
             paged("Users", items, p.marker)
         }
         R::UpdateUser(r) => {
@@ -512,12 +594,13 @@ pub(crate) async fn dispatch(
         }
         // ---------------------------------------------------- roles
         R::CreateRole(r) => {
-            validate_document(
+            let trust = validate_document(
                 &r.assume_role_policy_document,
                 DocKind::Trust,
                 SizeLimit::RoleTrustPolicy,
                 false,
             )?;
+            require_trust_principals_exist(api, &trust).await?;
             if let Some(b) = &r.permissions_boundary {
                 require_policy(api, b).await?;
             }
@@ -586,12 +669,13 @@ pub(crate) async fn dispatch(
             Node::object().with("Role", role_node(&role, RoleShape::Full))
         }
         R::UpdateAssumeRolePolicy(r) => {
-            validate_document(
+            let trust = validate_document(
                 &r.policy_document,
                 DocKind::Trust,
                 SizeLimit::RoleTrustPolicy,
                 false,
             )?;
+            require_trust_principals_exist(api, &trust).await?;
             st.update_assume_role_policy(&r.role_name, r.policy_document)
                 .await
                 .map_err(store_error)?;
@@ -637,16 +721,20 @@ pub(crate) async fn dispatch(
                     )
                     .await
                     .map_err(store_error)?;
-                items.extend(p.items.iter().map(policy_node));
+                // A listing leaves tags out (botocore's ListPolicies documentation).
+                items.extend(p.items.iter().map(policy_fields));
                 marker = p.marker;
             }
             // AWS managed policies follow the last page of local ones.
             if scope != "Local" && marker.is_none() {
                 let prefix = r.path_prefix.as_deref().unwrap_or("/");
-                for mut p in aws_managed_policies(api.now()) {
-                    if p.path.starts_with(prefix) && aws_managed_in_use(api, &mut p, filter).await?
-                    {
-                        items.push(policy_node(&p));
+                for p in aws_managed_policies(api.now()) {
+                    if !p.path.starts_with(prefix) {
+                        continue;
+                    }
+                    let p = with_usage(api, p).await?;
+                    if passes(filter, &p) {
+                        items.push(policy_fields(&p));
                     }
                 }
             }
@@ -892,10 +980,11 @@ pub(crate) async fn dispatch(
 
 async fn get_policy(api: &AwsApi, arn: &str) -> Result<ManagedPolicy, ApiError> {
     if arn.starts_with(AWS_POLICY_PREFIX) {
-        return aws_managed_policies(api.now())
+        let policy = aws_managed_policies(api.now())
             .into_iter()
             .find(|p| p.arn == arn)
-            .ok_or_else(|| not_found_policy(arn));
+            .ok_or_else(|| not_found_policy(arn))?;
+        return with_usage(api, policy).await;
     }
     match api.store().get_policy(arn).await {
         Ok(p) => Ok(p),

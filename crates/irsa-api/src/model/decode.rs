@@ -167,6 +167,15 @@ pub fn decode_operation(op: &OperationSpec, params: &Params) -> Result<Fields, A
     Ok(fields)
 }
 
+/// The error for an absent required parameter `wire_name` (e.g.
+/// `RoleArn`) of an action decoded by hand (irsa's own extension actions):
+/// the same `ValidationError` a generated action gives, "1 validation error
+/// detected: Value null at 'roleArn' failed to satisfy constraint: Member
+/// must not be null".
+pub fn absent_member(wire_name: &str) -> ApiError {
+    ApiError::validation(&[null_violation(&lower_first(wire_name))])
+}
+
 /// The wire names of a tagging request's tag list and of a tag's key.
 const TAGS_MEMBER: &str = "Tags";
 const TAG_KEY_MEMBER: &str = "Key";

@@ -13,6 +13,7 @@ pub mod decode;
 mod generated;
 pub mod spec;
 
+pub use decode::absent_member;
 pub use generated::*;
 pub use spec::{Member, OperationSpec, Shape, ShapeKind};
 
@@ -143,6 +144,10 @@ mod tests {
             e.message,
             "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"
         );
+        // Actions decoded by hand (irsa's own) answer with the same error.
+        let by_hand = absent_member("UserName");
+        assert_eq!(by_hand.code, e.code);
+        assert_eq!(by_hand.message, e.message);
         // A required member of a list element names the element's path.
         let e = TagRoleRequest::decode(&params("RoleName=app&Tags.member.1.Key=k")).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationError);
