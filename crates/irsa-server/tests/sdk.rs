@@ -10,37 +10,7 @@ use aws_sdk_iam::types::{PolicyScopeType, PolicyUsageType};
 use common::{credentials, TestServer};
 use irsa_core::SecretString;
 
-/// One `#[tokio::test]` per backend for each `async fn(TestServer)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let server = crate::common::TestServer::start_on(crate::common::Db::Sqlite)
-                        .await
-                        .unwrap();
-                    super::$name(server).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if let Some(server) =
-                        crate::common::TestServer::start_on(crate::common::Db::Postgres).await
-                    {
-                        assert_eq!(server.backend, crate::common::Db::Postgres);
-                        super::$name(server).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     root_get_caller_identity,
     wrong_secret_is_signature_does_not_match,
     user_denied_then_allowed_then_assumes_role,

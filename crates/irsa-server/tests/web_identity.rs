@@ -622,7 +622,7 @@ async fn explain_needs_irsa_explain_permission() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["Error"]["Code"], "MissingParameter");
+    assert_eq!(body["Error"]["Code"], "ValidationError");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! An irsa server running in-process on an ephemeral port, for tests that
 //! drive it with real clients.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod issuer;
 
@@ -12,6 +12,40 @@ use irsa_core::{SecretString, SharedClock, SystemClock};
 use irsa_server::bootstrap::RootCredentials;
 use irsa_server::config::{Environment, ServeArgs};
 use irsa_server::{prepare, router};
+
+/// One `#[tokio::test]` per backend for each `async fn(TestServer)` named:
+/// `sqlite::NAME` always, `postgres::NAME` when `IRSA_TEST_DATABASE_URL` is
+/// set (skipped with a note otherwise, as `TestServer::start_on` says).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let server = crate::common::TestServer::start_on(crate::common::Db::Sqlite)
+                        .await
+                        .unwrap();
+                    super::$name(server).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(server) =
+                        crate::common::TestServer::start_on(crate::common::Db::Postgres).await
+                    {
+                        assert_eq!(server.backend, crate::common::Db::Postgres);
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)] // test files without per-backend tests
+pub(crate) use on_both_backends;
 
 /// No environment: tests configure everything through flags.
 struct EmptyEnvironment;
