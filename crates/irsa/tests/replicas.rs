@@ -3,16 +3,21 @@
 //! a role deleted, a policy changed or a key deactivated on one takes
 //! effect on the other within the documented cache bound (5 s; polled for
 //! up to 7 s here, the exact moment is not asserted); identical CreateRole
-//! calls racing on both give one success and one `EntityAlreadyExists`.
+//! calls racing on both give one success and one `EntityAlreadyExists`;
+//! a rotation of either key ring (the built-in issuer's signing keys, the
+//! session-token sealing keys) is seen by both.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod reliability;
 
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use reliability::{
-    allow, credentials, failure, fresh_postgres_database, iam, root_credentials, sts,
-    trust_account, write_master_key, Process, Spec, ACCOUNT,
+    allow, credentials, failure, free_port, fresh_postgres_database, http_get, iam, irsa,
+    issue_token, root_credentials, sts, trust_account, web_identity_role, write_master_key,
+    Process, Spec, ACCOUNT,
 };
 
 /// How long a change on one replica may take to show on the other: the
@@ -242,4 +247,272 @@ async fn two_replicas_share_credentials_changes_and_uniqueness() {
         let on_b = iam_b.get_role().role_name(&name).send().await.unwrap();
         assert_eq!(on_a.role.unwrap().role_id, on_b.role.unwrap().role_id);
     }
+}
+
+/// How long a replica's OIDC verifier may keep a JWKS without a new key
+/// after a token names it: it refetches on an unknown `kid`, at most every
+/// 10 s (`refetch_interval`); plus the propagation slack.
+const JWKS_REFETCH: Duration = Duration::from_secs(10);
+
+/// How long a replica may refuse a session token sealed under a key it has
+/// not loaded yet: it reloads its ring on such a miss at most every 30 s
+/// (`irsa_auth::session_keys::RELOAD_AFTER`).
+const SESSION_RING_RELOAD: Duration = Duration::from_secs(30);
+
+/// Polls `check` until it holds or `bound` passes; returns how long it took.
+async fn within<F, Fut>(what: &str, bound: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(()) => return started.elapsed(),
+            Err(last) => assert!(
+                started.elapsed() < bound,
+                "{what}: not seen within {bound:?}; last: {last}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The `kid`s a replica's issuer publishes at its JWKS URL.
+fn published_kids(process: &Process) -> Vec<String> {
+    let (status, body) = http_get(process.port, "/openid/v1/jwks").unwrap_or_default();
+    assert_eq!(status, 200, "JWKS on port {}: {body}", process.port);
+    let jwks: serde_json::Value = serde_json::from_str(&body).unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `kid` in a JWT's header.
+fn token_kid(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// The key id a session token names (its clear header: version, id length, id).
+fn session_key_id(token: &str) -> String {
+    let raw = URL_SAFE_NO_PAD.decode(token).unwrap();
+    let len = usize::from(raw[1]);
+    String::from_utf8(raw[2..2 + len].to_vec()).unwrap()
+}
+
+/// AssumeRoleWithWebIdentity for role `web` on `process`: the session, or the failure.
+async fn assume_web(
+    process: &Process,
+    token: &str,
+) -> Result<aws_sdk_sts::types::Credentials, String> {
+    sts(&process.endpoint(), credentials("x", "x", None))
+        .assume_role_with_web_identity()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/web"))
+        .role_session_name("rot")
+        .web_identity_token(token)
+        .send()
+        .await
+        .map_err(|e| format!("{:?}", failure(&e)))
+        .map(|out| out.credentials.unwrap())
+}
+
+/// GetCallerIdentity with a session on `process`.
+async fn caller_with(
+    process: &Process,
+    session: &aws_sdk_sts::types::Credentials,
+) -> Result<(), String> {
+    sts(
+        &process.endpoint(),
+        credentials(
+            &session.access_key_id,
+            &session.secret_access_key,
+            Some(&session.session_token),
+        ),
+    )
+    .get_caller_identity()
+    .send()
+    .await
+    .map(|_| ())
+    .map_err(|e| format!("{:?}", failure(&e)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_ring_rotation_on_one_replica_is_seen_by_the_other() {
+    let Some(url) = fresh_postgres_database("rotation").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master-key-file");
+    write_master_key(&key_file);
+    let a_dir = dir.path().join("a");
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    // Both replicas serve one issuer, as behind a load balancer; its URL
+    // is B's address, so both verifiers fetch the JWKS that B publishes.
+    let (a_port, b_port) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{b_port}");
+    let issuer_args = vec![
+        "--issuer-url".to_owned(),
+        issuer.clone(),
+        "--allow-insecure-issuer".to_owned(),
+    ];
+    let mut a_spec = Spec::postgres(&a_dir, &url, &key_file);
+    a_spec.args.clone_from(&issuer_args);
+    let mut b_spec = Spec::postgres(&b_dir, &url, &key_file);
+    b_spec.args = issuer_args;
+    let mut a = Process::spawn_on(&a_spec, a_port);
+    a.wait_ready(Duration::from_secs(60));
+    let b = Process::spawn_on(&b_spec, b_port);
+    b.wait_ready(Duration::from_secs(60));
+    let (root_id, root_secret) = root_credentials(&a_spec.data_dir);
+    let root_a = iam(&a.endpoint(), credentials(&root_id, &root_secret, None));
+    web_identity_role(&root_a, &issuer, "web", "demo").await;
+
+    // Before: one issuer key, published by both; B accepts its tokens
+    // (which also fills B's JWKS cache with the old key set).
+    let old_token = issue_token(&a_spec, &issuer, "demo");
+    let old_kid = token_kid(&old_token);
+    assert_eq!(published_kids(&a), vec![old_kid.clone()]);
+    assert_eq!(published_kids(&b), vec![old_kid.clone()]);
+    let old_session = assume_web(&b, &old_token).await.unwrap();
+
+    // Issuer key ring: `irsa issuer rotate` against A's store while both run.
+    let out = irsa()
+        .args(["issuer", "rotate", "--data-dir"])
+        .arg(&a_spec.data_dir)
+        .args(["--database-url", &url])
+        .arg("--master-key-file")
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "irsa issuer rotate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let new_kid = stdout
+        .strip_prefix("new signing key ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("irsa issuer rotate printed: {stdout}"))
+        .to_owned();
+    assert_ne!(new_kid, old_kid);
+    // B publishes the new key next to the old one (which still verifies
+    // the tokens it signed).
+    let took = within("new issuer key in B's JWKS", PROPAGATION, || async {
+        let kids = published_kids(&b);
+        if kids.contains(&new_kid) && kids.contains(&old_kid) {
+            Ok(())
+        } else {
+            Err(format!("{kids:?}"))
+        }
+    })
+    .await;
+    println!("replicas: rotated issuer key {new_kid} published by B after {took:?}");
+    // A signs with the new key (IssueServiceAccountToken on A) ...
+    let mut new_token = String::new();
+    within("A signs with the new issuer key", PROPAGATION, || {
+        let out = irsa()
+            .args(["token", "issue", "--endpoint", &a.endpoint(), "--data-dir"])
+            .arg(&a_spec.data_dir)
+            .args(["--namespace", "default", "--service-account", "demo"])
+            .output()
+            .unwrap();
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let result = if out.status.success() {
+            let kid = token_kid(&token);
+            if kid == new_kid {
+                new_token = token;
+                Ok(())
+            } else {
+                Err(format!("signed with {kid}"))
+            }
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        std::future::ready(result)
+    })
+    .await;
+    // ... and B accepts that token (its verifier refetches on the new kid),
+    // while tokens signed before the rotation still work.
+    let took = within(
+        "a token signed with the new key accepted by B",
+        PROPAGATION + JWKS_REFETCH,
+        || async { assume_web(&b, &new_token).await.map(|_| ()) },
+    )
+    .await;
+    println!("replicas: token signed with the new issuer key accepted by B after {took:?}");
+    assume_web(&b, &old_token).await.unwrap();
+    assume_web(&a, &new_token).await.unwrap();
+
+    // Session-token key ring: a new sealing key added to the shared ring
+    // (the old one retired, as a rotation does) and taken up by A when it
+    // restarts; a running replica loads new keys when a token names one.
+    let old_session_key = session_key_id(old_session.session_token());
+    {
+        let store = irsa_store::open(irsa_store::StoreConfig {
+            database_url: Some(url.clone()),
+            data_dir: a_spec.data_dir.clone(),
+            master_key: irsa_store::MasterKey::from_base64(
+                &std::fs::read_to_string(&key_file).unwrap(),
+            )
+            .unwrap(),
+            account_id: irsa_core::AccountId::default(),
+            clock: std::sync::Arc::new(irsa_core::SystemClock),
+        })
+        .await
+        .unwrap();
+        let mut secret = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
+        let sealing_key_id = format!("st-{:016x}", rand::random::<u64>());
+        let previous = store.list_server_keys("session-token").await.unwrap();
+        store
+            .insert_server_key(irsa_store::NewServerKey {
+                purpose: "session-token".to_owned(),
+                key_id: sealing_key_id,
+                algorithm: "XChaCha20-Poly1305".to_owned(),
+                secret: irsa_core::SecretBytes::new(secret),
+                public: None,
+                not_before: None,
+                retire_after: None,
+                expires: None,
+            })
+            .await
+            .unwrap();
+        for key in previous.iter().filter(|k| k.active) {
+            store
+                .retire_server_key("session-token", &key.key_id, None)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    }
+    a.stop();
+    let a = Process::spawn_on(&a_spec, a_port);
+    a.wait_ready(Duration::from_secs(60));
+    let new_session = assume_web(&a, &new_token).await.unwrap();
+    let new_session_key = session_key_id(new_session.session_token());
+    assert_ne!(
+        new_session_key, old_session_key,
+        "A still seals with the old key"
+    );
+    let took = within(
+        "a session sealed with the new key accepted by B",
+        SESSION_RING_RELOAD + PROPAGATION,
+        || caller_with(&b, &new_session),
+    )
+    .await;
+    println!(
+        "replicas: session sealed by A with the new key {new_session_key} accepted by B after {took:?}"
+    );
+    // Sessions sealed before the rotation (by B) still open on both.
+    caller_with(&a, &old_session).await.unwrap();
+    caller_with(&b, &old_session).await.unwrap();
 }

@@ -22,9 +22,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Environment variable naming an `irsa` binary to run instead of the one
+/// cargo built for this test (e.g. a copy of a release build, so a soak
+/// runs exactly the binary measured while others rebuild the shared target).
+pub const TEST_BIN_ENV: &str = "IRSA_TEST_BIN";
+
 /// The `irsa` binary with the developer's `IRSA_*` / `AWS_*` variables removed.
 pub fn irsa() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_irsa"));
+    let binary = std::env::var_os(TEST_BIN_ENV)
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_irsa").into());
+    let mut cmd = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("IRSA_") || key.starts_with("AWS_") {
             cmd.env_remove(key);
@@ -473,4 +481,34 @@ pub fn rss_kb_and_fds(pid: u32) -> (u64, usize) {
         .unwrap_or(0);
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
     (rss, fds)
+}
+
+/// Open file descriptors of a process by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FdKinds {
+    /// Follow the clients' connections.
+    pub sockets: usize,
+    /// The SQLite database, its WAL and shared memory: a few per pooled
+    /// connection, so they follow the store pool's size (at most 8).
+    pub store_files: usize,
+    /// Everything else (the log file, pipes, epoll and event fds).
+    pub others: usize,
+}
+
+pub fn fd_kinds(pid: u32) -> FdKinds {
+    let mut kinds = FdKinds::default();
+    if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for entry in entries.flatten() {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let target = target.to_string_lossy();
+            if target.starts_with("socket:") {
+                kinds.sockets += 1;
+            } else if target.contains("irsa.db") {
+                kinds.store_files += 1;
+            } else {
+                kinds.others += 1;
+            }
+        }
+    }
+    kinds
 }
