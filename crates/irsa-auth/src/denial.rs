@@ -1,6 +1,8 @@
 //! AWS's AccessDenied wording, built in one place for every front:
 //! "User: ARN is not authorized to perform: ACTION on resource: RESOURCE
-//! because no identity-based policy allows the ACTION action".
+//! because no identity-based policy allows the ACTION action". IAM's own
+//! APIs print the resource bare, S3 in double quotes
+//! ([`Denial::message_with_quoted_resource`]).
 
 use std::fmt;
 
@@ -43,6 +45,15 @@ pub enum DenialReason {
     ExplicitDeny(PolicyKind),
 }
 
+/// How the resource is printed in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResourceStyle {
+    /// `on resource: arn:aws:iam::…` (IAM, STS).
+    Bare,
+    /// `on resource: "arn:aws:s3:::b/k"` (S3).
+    Quoted,
+}
+
 /// A refused request: who, what, on what, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
@@ -71,14 +82,21 @@ impl Denial {
         }
     }
 
-    /// AWS's message.
+    /// AWS's message, the resource bare (IAM's wording).
     pub fn message(&self) -> String {
         self.to_string()
     }
-}
 
-impl fmt::Display for Denial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// AWS's message with the resource in double quotes, as S3 words it
+    /// (`on resource: "arn:aws:s3:::b/k"`).
+    pub fn message_with_quoted_resource(&self) -> String {
+        let mut out = String::with_capacity(160);
+        // Writing into a String cannot fail.
+        let _ = self.write_message(&mut out, ResourceStyle::Quoted);
+        out
+    }
+
+    fn write_message(&self, f: &mut impl fmt::Write, style: ResourceStyle) -> fmt::Result {
         let Denial {
             principal_arn,
             action,
@@ -88,8 +106,12 @@ impl fmt::Display for Denial {
         } = self;
         write!(
             f,
-            "User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
+            "User: {principal_arn} is not authorized to perform: {action} on resource: "
         )?;
+        match style {
+            ResourceStyle::Bare => f.write_str(resource)?,
+            ResourceStyle::Quoted => write!(f, "\"{resource}\"")?,
+        }
         match reason {
             DenialReason::Unspecified => Ok(()),
             DenialReason::NoAllow(kind) => {
@@ -106,6 +128,12 @@ impl fmt::Display for Denial {
                 kind.phrase()
             ),
         }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f, ResourceStyle::Bare)
     }
 }
 
@@ -141,6 +169,19 @@ mod tests {
         assert!(boundary
             .message()
             .ends_with("with an explicit deny in a permissions boundary"));
+        let quoted = Denial::new(
+            "arn:aws:sts::123456789012:assumed-role/app/s1",
+            "s3:GetObject",
+            "arn:aws:s3:::b/k",
+            DenialReason::NoAllow(PolicyKind::SessionPolicy),
+        );
+        assert_eq!(
+            quoted.message_with_quoted_resource(),
+            "User: arn:aws:sts::123456789012:assumed-role/app/s1 is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" because no session policy allows the s3:GetObject action"
+        );
+        assert!(quoted
+            .message()
+            .contains("on resource: arn:aws:s3:::b/k because"));
         let plain = Denial::new("U", "sts:AssumeRole", "R", DenialReason::Unspecified);
         assert_eq!(
             plain.message(),

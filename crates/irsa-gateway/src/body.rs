@@ -195,9 +195,6 @@ pub enum Reframe {
     /// Signed chunks, re-signed with the gateway's key (a fresh chain from
     /// the upstream request's signature).
     Signed(AwsChunkedEncoder),
-    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: chunks without signatures,
-    /// then the (verified) trailers.
-    UnsignedTrailer,
 }
 
 /// An aws-chunked body: decoded and verified chunk by chunk (signatures,
@@ -266,31 +263,16 @@ impl<B> ChunkedBody<B> {
                 let header = encoder.chunk_header(data);
                 self.out.push_back(Bytes::from(header));
             }
-            Reframe::UnsignedTrailer => {
-                self.out
-                    .push_back(Bytes::from(format!("{:x}\r\n", data.len())));
-            }
         }
         self.out.push_back(data.clone());
         self.out.push_back(Bytes::from_static(b"\r\n"));
     }
 
     fn emit_end(&mut self) -> Result<(), SigV4Error> {
-        let trailers = self.decoder.trailers().to_vec();
         let mut out = Vec::with_capacity(256);
         match &mut self.reframe {
             // The trailer was verified here; the upstream framing has none.
             Reframe::Signed(encoder) => encoder.finish(&[], &mut out)?,
-            Reframe::UnsignedTrailer => {
-                out.extend_from_slice(b"0\r\n");
-                for (name, value) in &trailers {
-                    out.extend_from_slice(name.as_bytes());
-                    out.push(b':');
-                    out.extend_from_slice(value.as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                }
-                out.extend_from_slice(b"\r\n");
-            }
         }
         self.out.push_back(Bytes::from(out));
         Ok(())
@@ -369,7 +351,6 @@ impl std::fmt::Debug for Reframe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reframe::Signed(encoder) => f.debug_tuple("Signed").field(encoder).finish(),
-            Reframe::UnsignedTrailer => f.write_str("UnsignedTrailer"),
         }
     }
 }

@@ -49,25 +49,16 @@ pub fn from_auth(error: &AuthError) -> S3Error {
 
 /// A denial with AWS's S3 wording (the resource in quotes).
 pub fn from_denial(denial: &Denial) -> S3Error {
-    let kind = |k: PolicyKind| match k {
-        PolicyKind::IdentityBased => irsa_s3::PolicyType::IdentityBased,
-        PolicyKind::ResourceBased => irsa_s3::PolicyType::ResourceBased,
-        PolicyKind::PermissionsBoundary => irsa_s3::PolicyType::PermissionsBoundary,
-        PolicyKind::SessionPolicy => irsa_s3::PolicyType::SessionPolicy,
+    let message = if denial.reason == DenialReason::Unspecified {
+        // The authorizer always names a reason; should one be missing, S3
+        // still says why in its usual words.
+        let mut named = denial.clone();
+        named.reason = DenialReason::NoAllow(PolicyKind::IdentityBased);
+        named.message_with_quoted_resource()
+    } else {
+        denial.message_with_quoted_resource()
     };
-    let reason = match denial.reason {
-        DenialReason::ExplicitDeny(k) => irsa_s3::DenialReason::ExplicitDeny(kind(k)),
-        DenialReason::NoAllow(k) => irsa_s3::DenialReason::NoAllow(kind(k)),
-        DenialReason::Unspecified => {
-            irsa_s3::DenialReason::NoAllow(irsa_s3::PolicyType::IdentityBased)
-        }
-    };
-    irsa_s3::access_denied(
-        &denial.principal_arn,
-        &denial.action,
-        &denial.resource,
-        reason,
-    )
+    S3Error::new(S3ErrorCode::AccessDenied, message)
 }
 
 #[cfg(test)]
@@ -131,6 +122,25 @@ mod tests {
                 assert_eq!(from_sigv4(&e).code().as_str(), e.s3_code(), "{e:?}");
             }
         }
+    }
+
+    #[test]
+    fn denial_messages_in_s3_words() {
+        let explicit = Denial::new(
+            "arn:aws:iam::123456789012:user/u",
+            "s3:PutObject",
+            "arn:aws:s3:::b/a&b",
+            DenialReason::ExplicitDeny(PolicyKind::ResourceBased),
+        );
+        let e = from_denial(&explicit);
+        assert_eq!(e.status().as_u16(), 403);
+        assert!(e
+            .to_xml("r", "h")
+            .contains("on resource: &quot;arn:aws:s3:::b/a&amp;b&quot; with an explicit deny in a resource-based policy"));
+        let unspecified = Denial::new("U", "s3:GetObject", "R", DenialReason::Unspecified);
+        assert!(from_denial(&unspecified)
+            .message()
+            .ends_with("because no identity-based policy allows the s3:GetObject action"));
     }
 
     #[test]

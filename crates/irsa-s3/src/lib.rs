@@ -8,9 +8,10 @@
 //! gateway does not support is a 501 `NotImplemented` error from
 //! `classify`, so it can never be forwarded unauthorized.
 //!
-//! Also here: S3's error codes and `<Error>` document ([`S3Error`]), AWS's
-//! AccessDenied wording ([`access_denied_message`]), the DeleteObjects
-//! body and result, object tag parsing, and bucket policy status.
+//! Also here: S3's error codes and `<Error>` document ([`S3Error`]), the
+//! DeleteObjects body and result, object tag parsing, and bucket policy
+//! status. AWS's AccessDenied wording is `irsa_auth::Denial`'s (the
+//! resource quoted, as S3 prints it).
 //!
 //! No I/O, no clock, no async: the gateway feeds it bytes and facts.
 //!
@@ -33,9 +34,9 @@
 //! 4. For each [`AuthorizationRequest`]: add the `aws:*` global keys; if
 //!    `existing_object_tags` is set and an applicable policy mentions
 //!    [`EXISTING_OBJECT_TAG_PREFIX`], fetch the object's tags upstream and
-//!    call `add_existing_object_tags`; evaluate. Any denial →
-//!    [`access_denied`] with the engine's [`DenialReason`] (DeleteObjects:
-//!    denied entries go to [`merge_delete_result`] instead).
+//!    call `add_existing_object_tags`; evaluate. Any denial → 403
+//!    `AccessDenied` with the denial's message (DeleteObjects: denied
+//!    entries go to [`merge_delete_result`] instead).
 //! 5. [`Operation::is_answered_by_gateway`] operations are answered from the
 //!    store ([`policy_status_xml`], [`is_public_policy`]); the rest are
 //!    forwarded.
@@ -45,7 +46,6 @@ mod authz;
 mod bucket_policy;
 mod classify;
 mod delete_objects;
-mod denial;
 mod error;
 mod names;
 mod tagging;
@@ -64,7 +64,6 @@ pub use delete_objects::{
     merge_delete_result, DeleteObjectEntry, DeleteObjectsRequest, DELETE_OBJECTS_BODY_LIMIT,
     MAX_DELETE_OBJECTS,
 };
-pub use denial::{access_denied, access_denied_message, DenialReason, PolicyType};
 pub use error::{S3Error, S3ErrorCode};
 pub use names::{bucket_arn, object_arn, BucketName, ObjectKey, ObjectRef, MAX_KEY_BYTES};
 pub use tagging::{parse_tagging_header, parse_tagging_xml, Tag, MAX_TAGS, TAGGING_BODY_LIMIT};
