@@ -5,10 +5,12 @@ mod account;
 mod arn;
 mod clock;
 mod id;
+mod request_id;
 mod secret;
 
 pub use account::{AccountId, InvalidAccountId};
 pub use arn::{Arn, ArnError};
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use id::{generate_id, generate_secret_access_key, is_valid_id, IdPrefix};
+pub use request_id::UniqueRequestId;
 pub use secret::{SecretBytes, SecretString};

@@ -1,7 +1,11 @@
 //! A full signed GetCallerIdentity through the axum router (no network):
 //! body read, Query decode, SigV4 parse + key lookup + verify, authorization,
-//! XML rendering; signed with the root's long-term key (cached after the
-//! first call) and with GetSessionToken credentials (sealed token opened).
+//! XML rendering; signed with the root's long-term key and an IAM user's
+//! (both cached after the first call) and with GetSessionToken credentials
+//! (sealed token opened).
+//!
+//! `cargo bench -p irsa-server --bench router`; one iteration is one request
+//! on one thread, so requests/s per core is 1 / (time per iteration).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +35,7 @@ impl Environment for NoEnv {
 const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 fn signed_request(
+    service: &str,
     key_id: &str,
     secret: &str,
     session_token: Option<&str>,
@@ -57,7 +62,7 @@ fn signed_request(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
-        .name("sts")
+        .name(service)
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
@@ -120,6 +125,7 @@ fn bench_router(c: &mut Criterion) {
         .expect("server state");
     let app = irsa_server::router(state);
     let template = signed_request(
+        "sts",
         &root.access_key_id,
         root.secret_access_key.expose(),
         None,
@@ -127,6 +133,7 @@ fn bench_router(c: &mut Criterion) {
     );
     let session_template = runtime.block_on(async {
         let get_session = signed_request(
+            "sts",
             &root.access_key_id,
             root.secret_access_key.expose(),
             None,
@@ -143,9 +150,40 @@ fn bench_router(c: &mut Criterion) {
             .expect("body");
         let xml = String::from_utf8(bytes.to_vec()).expect("utf-8");
         signed_request(
+            "sts",
             element(&xml, "AccessKeyId"),
             element(&xml, "SecretAccessKey"),
             Some(element(&xml, "SessionToken")),
+            BODY,
+        )
+    });
+    // An IAM user's access key: a long-term key other than the root's.
+    let user_template = runtime.block_on(async {
+        let root_call = |body: &str| {
+            let request = signed_request(
+                "iam",
+                &root.access_key_id,
+                root.secret_access_key.expose(),
+                None,
+                body,
+            );
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(replay(&request)).await.expect("infallible");
+                assert_eq!(response.status(), 200);
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .expect("body");
+                String::from_utf8(bytes.to_vec()).expect("utf-8")
+            }
+        };
+        root_call("Action=CreateUser&UserName=bench&Version=2010-05-08").await;
+        let xml = root_call("Action=CreateAccessKey&UserName=bench&Version=2010-05-08").await;
+        signed_request(
+            "sts",
+            element(&xml, "AccessKeyId"),
+            element(&xml, "SecretAccessKey"),
+            None,
             BODY,
         )
     });
@@ -154,6 +192,10 @@ fn bench_router(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for (name, request) in [
         ("signed GetCallerIdentity (long-term key)", &template),
+        (
+            "signed GetCallerIdentity (IAM user's long-term key)",
+            &user_template,
+        ),
         (
             "signed GetCallerIdentity (session credentials)",
             &session_template,

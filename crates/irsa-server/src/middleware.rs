@@ -14,10 +14,11 @@ pub struct RequestId(pub String);
 /// AWS clients read this header; SDKs print it in error messages.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 
-/// Gives every request a fresh UUID, runs it inside a tracing span, sets the
-/// `x-amzn-RequestId` response header and logs the outcome.
+/// Gives every request a fresh UUID-shaped id, runs it inside a tracing span,
+/// sets the `x-amzn-RequestId` response header and logs the outcome.
 pub async fn request_context(mut request: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    // Unique without a getrandom syscall per request (see irsa-core).
+    let request_id = irsa_core::UniqueRequestId::next().to_uuid_string();
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));

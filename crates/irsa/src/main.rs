@@ -171,9 +171,12 @@ fn issuer(command: IssuerCommand) -> ExitCode {
     match command {
         IssuerCommand::Keys(args) => finish("irsa issuer keys", cmd::files::keys(&args)),
         IssuerCommand::Serve(args) => {
-            irsa_server::telemetry::init_logging(irsa_server::config::LogFormat::Pretty);
+            let log_guard =
+                irsa_server::telemetry::init_logging(irsa_server::config::LogFormat::Pretty);
             let result = cmd::block_on(cmd::files::serve(&args, irsa_server::shutdown_signal()))
                 .and_then(|r| r);
+            // Queued log lines reach stderr before the closing message.
+            drop(log_guard);
             finish("irsa issuer serve", result.map(|()| String::new()))
         }
         IssuerCommand::Rotate(args) => finish(
@@ -238,12 +241,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 }
 
 fn webhook(args: irsa_webhook::WebhookArgs) -> ExitCode {
-    irsa_server::telemetry::init_logging(irsa_server::config::LogFormat::Pretty);
+    let log_guard = irsa_server::telemetry::init_logging(irsa_server::config::LogFormat::Pretty);
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(irsa_webhook::run(args, irsa_server::shutdown_signal())) {
+    let outcome = runtime.block_on(irsa_webhook::run(args, irsa_server::shutdown_signal()));
+    // Lines logged while the runtime shuts down reach stderr before the
+    // closing message.
+    drop(runtime);
+    drop(log_guard);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("irsa webhook: {err}");
@@ -277,12 +285,17 @@ fn serve(args: &ServeCommand) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    irsa_server::telemetry::init_logging(config.log_format);
+    let log_guard = irsa_server::telemetry::init_logging(config.log_format);
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(irsa_server::run(config, irsa_server::shutdown_signal())) {
+    let outcome = runtime.block_on(irsa_server::run(config, irsa_server::shutdown_signal()));
+    // Lines logged while the runtime shuts down reach stderr before the
+    // closing message.
+    drop(runtime);
+    drop(log_guard);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("irsa serve: {err}");
