@@ -63,9 +63,13 @@ pub fn init_logging(format: LogFormat) -> LogGuard {
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let (writer, guard) = non_blocking_writer(std::io::stderr(), BUFFERED_LINES_LIMIT);
+    // A failed log write must never reach the request: the default reports
+    // it with `eprintln!`, which panics when stderr is that same unwritable
+    // log and ends the connection without an answer (found by the soak).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        .log_internal_errors(false);
     // A second call (tests) keeps the first subscriber; its own writer
     // thread then ends when the returned guard is dropped.
     let _ = match format {
