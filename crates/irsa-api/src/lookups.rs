@@ -8,10 +8,12 @@
 //! seen after at most [`LOOKUP_TTL`] — IAM itself is eventually consistent.
 //! Missing entities are cached for the same TTL, never longer.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use irsa_oidc::{ConfigError, ProviderTrust};
 use irsa_policy::{Policy, PolicyKind};
 use irsa_store::{OidcProvider, Role, StoreError};
 use time::{Duration, OffsetDateTime};
@@ -25,6 +27,43 @@ pub(crate) const LOOKUP_TTL: Duration = Duration::seconds(5);
 
 /// Bound on entries per map; garbage `iss` values cannot grow memory.
 const MAX_ENTRIES: usize = 10_000;
+
+/// A provider with what the verifier needs of it built once (normalised URL,
+/// decoded thumbprints) rather than on every AssumeRoleWithWebIdentity.
+#[derive(Debug)]
+pub(crate) struct CachedProvider {
+    pub provider: OidcProvider,
+    /// `http://` accepted when this was built; a verifier with another
+    /// setting builds its own (see [`CachedProvider::trust`]).
+    allow_http: bool,
+    trust: Result<ProviderTrust, ConfigError>,
+}
+
+impl CachedProvider {
+    fn new(provider: OidcProvider, allow_http: bool) -> Self {
+        let trust = ProviderTrust::new(
+            &provider.url,
+            provider.client_ids.iter().cloned(),
+            provider.thumbprints.iter(),
+            allow_http,
+        );
+        Self {
+            provider,
+            allow_http,
+            trust,
+        }
+    }
+
+    /// The provider's trust (URL, client ids, thumbprints) for a verifier
+    /// that does or does not accept `http://` issuers.
+    pub(crate) fn trust(&self, allow_http: bool) -> Result<Cow<'_, ProviderTrust>, ConfigError> {
+        if allow_http == self.allow_http {
+            return self.trust.as_ref().map(Cow::Borrowed).map_err(Clone::clone);
+        }
+        let fresh = Self::new(self.provider.clone(), allow_http);
+        fresh.trust.map(Cow::Owned)
+    }
+}
 
 /// A role with its trust policy parsed once.
 #[derive(Debug)]
@@ -105,17 +144,19 @@ impl<T> Map<T> {
 /// case-insensitive).
 #[derive(Debug, Default)]
 pub(crate) struct LookupCache {
-    providers: Map<OidcProvider>,
+    providers: Map<CachedProvider>,
     roles: Map<CachedRole>,
 }
 
 impl LookupCache {
-    /// The provider registered for the token issuer `iss` (`None`: none).
+    /// The provider registered for the token issuer `iss` (`None`: none),
+    /// with its trust built for `allow_http`.
     pub(crate) async fn provider(
         &self,
         api: &AwsApi,
         iss: &str,
-    ) -> Result<Option<Arc<OidcProvider>>, ApiError> {
+        allow_http: bool,
+    ) -> Result<Option<Arc<CachedProvider>>, ApiError> {
         let now = api.now();
         if let Some(hit) = self.providers.get(iss, now) {
             api.metrics().lookup("provider", "hit");
@@ -124,7 +165,7 @@ impl LookupCache {
         api.metrics().lookup("provider", "miss");
         let generation = self.providers.generation();
         let found = match api.store().find_oidc_provider_by_url(iss).await {
-            Ok(p) => Some(Arc::new(p)),
+            Ok(p) => Some(Arc::new(CachedProvider::new(p, allow_http))),
             Err(StoreError::NotFound { .. } | StoreError::InvalidInput(_)) => None,
             Err(e) => return Err(store_error(e)),
         };

@@ -556,7 +556,12 @@ impl OidcWebIdentity {
             }
             step
         });
-        let Some(provider) = api.inner.lookups.provider(api, &issuer).await? else {
+        let Some(cached) = api
+            .inner
+            .lookups
+            .provider(api, &issuer, self.allow_http)
+            .await?
+        else {
             if rec.active() {
                 let urls: Vec<String> = match api.store().list_oidc_providers().await {
                     Ok(list) => list.into_iter().map(|p| p.url).collect(),
@@ -573,12 +578,8 @@ impl OidcWebIdentity {
             }
             return Err(ApiError::no_oidc_provider(&issuer));
         };
-        let trust = match ProviderTrust::new(
-            &provider.url,
-            provider.client_ids.iter().cloned(),
-            provider.thumbprints.iter(),
-            self.allow_http,
-        ) {
+        let provider = &cached.provider;
+        let trust = match cached.trust(self.allow_http) {
             Ok(t) => t,
             Err(e) => {
                 rec.push(|| {
@@ -600,7 +601,8 @@ impl OidcWebIdentity {
         });
 
         // 2-3. Keys, signature and claims.
-        let verified = self.verifier.verify(token, &trust).await;
+        // The token decoded above is verified as is: one parse per call.
+        let verified = self.verifier.verify_decoded(&decoded, &trust).await;
         if rec.active() {
             let checks = self.verifier.explain(token, &trust, &verified);
             let ok = verified.is_ok();

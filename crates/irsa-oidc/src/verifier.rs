@@ -491,9 +491,20 @@ impl OidcVerifier {
         token: &str,
         provider: &ProviderTrust,
     ) -> Result<VerifiedToken, VerifyError> {
-        let cfg = &self.inner.config;
         let jwt = jwt::decode(token)
             .map_err(|e| VerifyError::invalid(ErrorKind::Malformed, e.to_string()))?;
+        self.verify_decoded(&jwt, provider).await
+    }
+
+    /// [`Self::verify`] for a token the caller already decoded (to read its
+    /// `iss` and pick the provider), so the hot path parses it once. Every
+    /// check of `verify` still runs: nothing in a decoded token is trusted.
+    pub async fn verify_decoded(
+        &self,
+        jwt: &jwt::DecodedJwt,
+        provider: &ProviderTrust,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let cfg = &self.inner.config;
         let alg_name = jwt.alg().ok_or_else(|| {
             VerifyError::invalid(ErrorKind::UnsupportedAlgorithm, "Token header has no alg")
         })?;
@@ -545,8 +556,8 @@ impl OidcVerifier {
         }
 
         let keys = self.keys_for(provider, jwt.kid(), alg).await?;
-        Self::check_signature(&keys, &jwt, alg)?;
-        self.check_claims(&jwt, alg, provider)
+        Self::check_signature(&keys, jwt, alg)?;
+        self.check_claims(jwt, alg, provider)
     }
 
     fn check_signature(keys: &KeySet, jwt: &jwt::DecodedJwt, alg: Alg) -> Result<(), VerifyError> {
