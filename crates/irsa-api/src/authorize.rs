@@ -5,13 +5,13 @@
 use irsa_auth::{Caller, Check, Verdict};
 use irsa_policy::{Policy, PolicyError, PolicyKind as DocKind, SizeLimit};
 
+use crate::context::{OperationContext, RequestInfo};
 use crate::error::{ApiError, ErrorCode};
-use crate::model::Request;
-use crate::service::{AwsApi, RequestInfo};
+use crate::model::{Request, Tag};
 
 /// Validates a document a client sends, with its IAM size limit.
 /// `sts` picks STS's size error code.
-pub fn validate_document(
+pub(crate) fn validate_document(
     text: &str,
     kind: DocKind,
     limit: SizeLimit,
@@ -21,7 +21,7 @@ pub fn validate_document(
 }
 
 /// Maps a validation failure onto IAM's / STS's error codes.
-pub fn policy_error(e: &PolicyError, sts: bool) -> ApiError {
+pub(crate) fn policy_error(e: &PolicyError, sts: bool) -> ApiError {
     if e.is_size_limit() {
         let code = if sts {
             ErrorCode::PackedPolicyTooLarge
@@ -35,19 +35,22 @@ pub fn policy_error(e: &PolicyError, sts: bool) -> ApiError {
 }
 
 /// The document of a managed policy's default version (`None`: no such policy).
-pub async fn managed_document(api: &AwsApi, arn: &str) -> Result<Option<String>, ApiError> {
-    Ok(api.authorizer().managed_document(arn).await?)
+pub(crate) async fn managed_document(
+    ctx: &OperationContext,
+    arn: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(ctx.authorizer().managed_document(arn).await?)
 }
 
 /// Authorizes `checks` (all must pass) for `caller`; the denial becomes
 /// AWS's AccessDenied.
 pub async fn require(
-    api: &AwsApi,
+    ctx: &OperationContext,
     caller: &Caller,
     info: &RequestInfo,
     checks: &[Check<'_>],
 ) -> Result<(), ApiError> {
-    match api
+    match ctx
         .authorizer()
         .check_all(caller, &info.facts(), checks)
         .await?
@@ -58,14 +61,14 @@ pub async fn require(
 }
 
 /// The resource ARN an operation acts on (`*` for account-wide operations).
-pub async fn resource_of(api: &AwsApi, caller: &Caller, req: &Request) -> String {
+pub(crate) async fn resource_of(ctx: &OperationContext, caller: &Caller, req: &Request) -> String {
     use Request as R;
-    let account = api.account();
+    let account = ctx.account();
     let acct = account.as_str();
     let role = |name: &str| {
         let name = name.to_owned();
         async move {
-            match api.store().get_role(&name).await {
+            match ctx.store().get_role(&name).await {
                 Ok(r) => r.arn,
                 Err(_) => format!("arn:aws:iam::{acct}:role/{name}"),
             }
@@ -74,7 +77,7 @@ pub async fn resource_of(api: &AwsApi, caller: &Caller, req: &Request) -> String
     let user = |name: &str| {
         let name = name.to_owned();
         async move {
-            match api.store().get_user(&name).await {
+            match ctx.store().get_user(&name).await {
                 Ok(u) => u.arn,
                 Err(_) => format!("arn:aws:iam::{acct}:user/{name}"),
             }
@@ -182,8 +185,8 @@ pub async fn resource_of(api: &AwsApi, caller: &Caller, req: &Request) -> String
 /// Decides whether `caller` may make `req`; AssumeRole is decided by its
 /// handler (trust policy), GetWebIdentityToken by its handler (request
 /// condition keys, tags), GetCallerIdentity and GetSessionToken always are.
-pub async fn authorize(
-    api: &AwsApi,
+pub(crate) async fn authorize(
+    ctx: &OperationContext,
     caller: &Caller,
     req: &Request,
     info: &RequestInfo,
@@ -202,6 +205,21 @@ pub async fn authorize(
         return Ok(());
     }
     let action = format!("{}:{}", req.service().signing_name(), req.action());
-    let resource = resource_of(api, caller, req).await;
-    require(api, caller, info, &[Check::new(&action, &resource)]).await
+    let resource = resource_of(ctx, caller, req).await;
+    require(ctx, caller, info, &[Check::new(&action, &resource)]).await
+}
+
+/// `aws:TagKeys` and `aws:RequestTag/K` of a request's tags.
+pub(crate) fn request_tag_keys(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    let mut keys = vec![(
+        "aws:TagKeys".to_owned(),
+        tags.iter().map(|t| t.key.clone()).collect(),
+    )];
+    for t in tags {
+        keys.push((format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]));
+    }
+    keys
 }

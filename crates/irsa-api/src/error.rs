@@ -1,14 +1,10 @@
 //! The one error type of the API and its code table (code, HTTP status,
-//! Sender/Receiver), rendered as AWS Query XML or as JSON.
-//!
-//! JSON shape (for `Accept: application/json`, which STS honours):
-//! `{"Error":{"Code":"…","Message":"…","Type":"Sender"},"RequestId":"…"}` —
-//! the XML `ErrorResponse` element's content converted member by member,
-//! the same convention the success responses follow.
+//! Sender/Receiver); rendered as AWS Query XML or as JSON by
+//! [`crate::respond`].
 
 use std::fmt;
 
-use crate::protocol::response::{json_string, xml_escape};
+use irsa_store::StoreError;
 
 /// Who is to blame, as AWS reports it in `<Type>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -372,44 +368,33 @@ impl ApiError {
             format!("Request body exceeds the maximum size of {limit_bytes} bytes"),
         )
     }
+}
 
-    // ---- rendering ----
-
-    /// The AWS Query error document (`text/xml`).
-    pub fn to_xml(&self, service: crate::Service, request_id: &str) -> String {
-        format!(
-            "<ErrorResponse xmlns=\"{ns}\"><Error><Type>{t}</Type><Code>{c}</Code><Message>{m}</Message></Error><RequestId>{r}</RequestId></ErrorResponse>",
-            ns = service.xml_namespace(),
-            t = self.fault().as_str(),
-            c = self.code.as_str(),
-            m = xml_escape(&self.message),
-            r = xml_escape(request_id),
-        )
-    }
-
-    /// The JSON error document (`application/json`), see the module docs.
-    pub fn to_json(&self, request_id: &str) -> String {
-        format!(
-            "{{\"Error\":{{\"Code\":{c},\"Message\":{m},\"Type\":{t}}},\"RequestId\":{r}}}",
-            c = json_string(self.code.as_str()),
-            m = json_string(&self.message),
-            t = json_string(self.fault().as_str()),
-            r = json_string(request_id),
-        )
-    }
-
-    /// Renders in the requested format: (content type, body).
-    pub fn render(
-        &self,
-        service: crate::Service,
-        format: crate::ResponseFormat,
-        request_id: &str,
-    ) -> (&'static str, String) {
-        match format {
-            crate::ResponseFormat::Xml => ("text/xml", self.to_xml(service, request_id)),
-            crate::ResponseFormat::Json => ("application/json", self.to_json(request_id)),
+/// Maps store failures onto AWS errors (the one place that does).
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::AlreadyExists { .. } => {
+            ApiError::new(ErrorCode::EntityAlreadyExists, e.to_string())
         }
+        StoreError::NotFound { .. } => ApiError::new(ErrorCode::NoSuchEntity, e.to_string()),
+        StoreError::LimitExceeded { .. } => ApiError::new(ErrorCode::LimitExceeded, e.to_string()),
+        StoreError::DeleteConflict { .. } => {
+            ApiError::new(ErrorCode::DeleteConflict, e.to_string())
+        }
+        StoreError::InvalidInput(m) => ApiError::new(ErrorCode::InvalidInput, m),
+        StoreError::Unavailable(_)
+        | StoreError::Backend(_)
+        | StoreError::Crypto(_)
+        | StoreError::Config(_) => ApiError::service_failure(&e),
     }
+}
+
+/// The answer for operations irsa does not implement (yet).
+pub(crate) fn not_implemented(action: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidAction,
+        format!("Operation {action} is not implemented by irsa yet"),
+    )
 }
 
 impl From<irsa_auth::Denial> for ApiError {

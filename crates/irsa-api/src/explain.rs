@@ -1,7 +1,7 @@
 //! `irsa explain`: why a token does (or does not) get a role. The account is
 //! written by the same code that answers AssumeRoleWithWebIdentity
-//! ([`crate::web_identity`]); the real call passes a disabled recorder and
-//! pays nothing for it. Trust policies are re-evaluated with irsa-policy's
+//! ([`crate::web_identity`], which uses the [`Recorder`] and steps defined
+//! here); the real call passes a disabled recorder and pays nothing for it. Trust policies are re-evaluated with irsa-policy's
 //! traced evaluator only when explaining.
 //!
 //! Served as the irsa-specific signed Query action `ExplainWebIdentity`
@@ -19,18 +19,19 @@ use irsa_policy::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use irsa_auth::Caller;
+
 use crate::authorize;
+use crate::context::{OperationContext, RequestInfo};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::AssumeRoleWithWebIdentityRequest;
 use crate::protocol::query::Params;
 use crate::protocol::response::Node;
-use crate::service::{AwsApi, RequestInfo};
-use irsa_auth::Caller;
 
 /// The Query action name.
 pub const ACTION: &str = "ExplainWebIdentity";
 /// The IAM action a non-root caller needs.
-pub const IAM_ACTION: &str = "irsa:ExplainWebIdentity";
+pub(crate) const IAM_ACTION: &str = "irsa:ExplainWebIdentity";
 /// Session name used when the request gives none.
 pub const DEFAULT_SESSION_NAME: &str = "irsa-explain";
 
@@ -116,7 +117,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn from_result<T>(result: &Result<T, ApiError>) -> Outcome {
+    pub(crate) fn from_result<T>(result: &Result<T, ApiError>) -> Outcome {
         match result {
             Ok(_) => Outcome {
                 allowed: true,
@@ -223,22 +224,22 @@ fn value_to_node(v: &Value) -> Option<Node> {
 /// Collects steps when explaining; a no-op on the hot path (the closures
 /// that build steps never run).
 #[derive(Debug)]
-pub struct Recorder<'a>(Option<&'a mut Vec<ExplainStep>>);
+pub(crate) struct Recorder<'a>(Option<&'a mut Vec<ExplainStep>>);
 
 impl<'a> Recorder<'a> {
-    pub fn off() -> Recorder<'static> {
+    pub(crate) fn off() -> Recorder<'static> {
         Recorder(None)
     }
 
-    pub fn on(steps: &'a mut Vec<ExplainStep>) -> Recorder<'a> {
+    pub(crate) fn on(steps: &'a mut Vec<ExplainStep>) -> Recorder<'a> {
         Recorder(Some(steps))
     }
 
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.0.is_some()
     }
 
-    pub fn push(&mut self, step: impl FnOnce() -> ExplainStep) {
+    pub(crate) fn push(&mut self, step: impl FnOnce() -> ExplainStep) {
         if let Some(steps) = self.0.as_deref_mut() {
             steps.push(step());
         }
@@ -288,7 +289,10 @@ fn condition_holds(
 /// Explains one trust-policy evaluation: every statement and every
 /// condition, with the request's actual values. The decision comes from
 /// the traced evaluator, which always agrees with the fast one.
-pub fn trust_policy_steps(policy: &Policy, ctx: &RequestContext) -> (Decision, Vec<ExplainStep>) {
+pub(crate) fn trust_policy_steps(
+    policy: &Policy,
+    ctx: &RequestContext,
+) -> (Decision, Vec<ExplainStep>) {
     let trace = evaluate_with_trace(
         ctx,
         &PolicySet::trust(PolicySource::new("trust", policy), true),
@@ -387,7 +391,7 @@ pub fn trust_policy_steps(policy: &Policy, ctx: &RequestContext) -> (Decision, V
 }
 
 /// The request context as `key = value` lines (what conditions can see).
-pub fn context_lines(ctx: &RequestContext) -> Vec<String> {
+pub(crate) fn context_lines(ctx: &RequestContext) -> Vec<String> {
     let mut lines: Vec<String> = ctx
         .keys()
         .map(|(k, v)| {
@@ -411,38 +415,19 @@ fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, ApiError> {
         .ok_or_else(|| crate::model::absent_member(name))
 }
 
-/// `ExplainWebIdentity` as an extension action of the Query API.
-#[derive(Debug)]
-pub(crate) struct ExplainAction;
-
-#[async_trait::async_trait]
-impl crate::service::ExtensionAction for ExplainAction {
-    fn action(&self) -> &'static str {
-        ACTION
-    }
-
-    async fn handle(
-        &self,
-        api: &AwsApi,
-        caller: &Caller,
-        params: &Params,
-        info: &RequestInfo,
-    ) -> Result<Node, ApiError> {
-        handle(api, caller, params, info).await
-    }
-}
-
-/// The `ExplainWebIdentity` action: authorizes the caller, then explains.
-pub async fn handle(
-    api: &AwsApi,
+/// The `ExplainWebIdentity` request, once the caller is authorized for it
+/// (`irsa:ExplainWebIdentity` on the role): what AssumeRoleWithWebIdentity
+/// would be asked.
+pub(crate) async fn authorized_request(
+    ctx: &OperationContext,
     caller: &Caller,
     params: &Params,
     info: &RequestInfo,
-) -> Result<Node, ApiError> {
+) -> Result<AssumeRoleWithWebIdentityRequest, ApiError> {
     let role_arn = required(params, "RoleArn")?;
     let token = required(params, "WebIdentityToken")?;
     authorize::require(
-        api,
+        ctx,
         caller,
         info,
         &[irsa_auth::Check::new(IAM_ACTION, role_arn)],
@@ -457,7 +442,7 @@ pub async fn handle(
             )
         })?),
     };
-    let request = AssumeRoleWithWebIdentityRequest {
+    Ok(AssumeRoleWithWebIdentityRequest {
         role_arn: role_arn.to_owned(),
         role_session_name: params
             .get("RoleSessionName")
@@ -468,23 +453,7 @@ pub async fn handle(
         policy_arns: Vec::new(),
         policy: params.get("Policy").cloned(),
         duration_seconds,
-    };
-    let explanation = explain(api, &request, info).await?;
-    Ok(explanation.to_node())
-}
-
-/// Explains `request` with the AssumeRoleWithWebIdentity implementation
-/// plugged into `api` (the `--data-dir` mode of `irsa explain` calls this
-/// directly). No credentials are issued.
-pub async fn explain(
-    api: &AwsApi,
-    request: &AssumeRoleWithWebIdentityRequest,
-    info: &RequestInfo,
-) -> Result<Explanation, ApiError> {
-    let Some(verifier) = api.inner.web_identity.get() else {
-        return Err(crate::service::not_implemented(ACTION));
-    };
-    Ok(verifier.explain(api, request, info).await)
+    })
 }
 
 #[cfg(test)]

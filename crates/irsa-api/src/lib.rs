@@ -1,41 +1,54 @@
-//! The AWS Query protocol layer of irsa: decoding of STS/IAM requests
-//! (form body or query string) into typed, validated per-operation requests,
-//! XML/JSON response encoding, the one error type with AWS's code table, and
-//! stateless sealed session tokens; and the service itself
-//! ([`AwsApi`]: authentication, authorization and the STS/IAM operations
-//! against the store).
+//! The AWS Query front of irsa: STS and IAM on one port.
+//!
+//! Layers, each using only those above it in this list:
+//! - wire: [`protocol`] (Query decoding, XML/JSON encoding), [`model`]
+//!   (typed per-operation requests), `error` (the AWS code table),
+//!   `respond` (errors as documents), `http`, `metrics`;
+//! - state: `lookups` (provider/role cache), `outbound_signer` (the
+//!   plugged-in issuer), `context` ([`OperationContext`], [`RequestInfo`]);
+//! - `auth` (authentication, via irsa-auth) and [`authorize`]
+//!   (authorization: each operation's action and resource, via irsa-auth);
+//! - `session` (role sessions: session policies, packed size, minting);
+//! - operations: `outbound`, [`web_identity`] (with [`explain`]), `sts`, `iam`;
+//! - `service` ([`AwsApi`]): decode → authenticate → authorize → dispatch →
+//!   render.
 
 // Modules other crates reach by path; the rest are private and what other
 // crates need of them is re-exported below.
 pub mod authorize;
 pub mod explain;
-pub mod metrics;
 pub mod model;
 pub mod protocol;
 pub mod web_identity;
 
 mod auth;
+mod context;
 mod error;
+mod http;
 mod iam;
 mod lookups;
+mod metrics;
 mod outbound;
+mod outbound_signer;
+mod respond;
 mod service;
+mod session;
 mod sts;
 
+pub use context::{OperationContext, RequestInfo};
 pub use error::{ApiError, DenialReason, ErrorCode, Fault, PolicyKind};
+pub use http::{HttpRequest, HttpResponse};
 pub use irsa_auth::session_token;
 pub use irsa_auth::{Caller, CallerKind};
 pub use irsa_auth::{
     KeyRing, SessionClaims, SessionKey, SessionTokenError, SESSION_TOKEN_KEY_PURPOSE,
 };
+pub use metrics::ApiMetrics;
 pub use model::{decode_request, route, service_of, Request};
-pub use outbound::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
+pub use outbound_signer::{OutboundAlg, OutboundSignerError, OutboundTokenSigner};
 pub use protocol::query::{parse_query, Params, QueryRequest};
 pub use protocol::response::{Node, ResponseFormat};
-pub use service::{
-    store_error, AwsApi, ExtensionAction, HttpRequest, HttpResponse, RequestInfo,
-    WebIdentityVerifier,
-};
+pub use service::{AwsApi, ExtensionAction};
 
 /// The two AWS services irsa speaks on one port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -13,14 +13,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use irsa_auth::Authorizer;
 use irsa_oidc::{ConfigError, ProviderTrust};
 use irsa_policy::{Policy, PolicyKind};
-use irsa_store::{OidcProvider, Role, StoreError};
+use irsa_store::{OidcProvider, Role, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 
-use crate::error::ApiError;
+use crate::error::{store_error, ApiError};
+use crate::metrics::ApiMetrics;
 use crate::protocol::query::Params;
-use crate::service::{store_error, AwsApi};
 
 /// How long a looked-up provider or role (or its absence) is trusted.
 pub(crate) const LOOKUP_TTL: Duration = Duration::seconds(5);
@@ -153,18 +154,19 @@ impl LookupCache {
     /// with its trust built for `allow_http`.
     pub(crate) async fn provider(
         &self,
-        api: &AwsApi,
+        store: &dyn Store,
+        metrics: &ApiMetrics,
+        now: OffsetDateTime,
         iss: &str,
         allow_http: bool,
     ) -> Result<Option<Arc<CachedProvider>>, ApiError> {
-        let now = api.now();
         if let Some(hit) = self.providers.get(iss, now) {
-            api.metrics().lookup("provider", "hit");
+            metrics.lookup("provider", "hit");
             return Ok(hit);
         }
-        api.metrics().lookup("provider", "miss");
+        metrics.lookup("provider", "miss");
         let generation = self.providers.generation();
-        let found = match api.store().find_oidc_provider_by_url(iss).await {
+        let found = match store.find_oidc_provider_by_url(iss).await {
             Ok(p) => Some(Arc::new(CachedProvider::new(p, allow_http))),
             Err(StoreError::NotFound { .. } | StoreError::InvalidInput(_)) => None,
             Err(e) => return Err(store_error(e)),
@@ -177,21 +179,22 @@ impl LookupCache {
     /// The role `name` with its parsed trust policy (`None`: no such role).
     pub(crate) async fn role(
         &self,
-        api: &AwsApi,
+        store: &dyn Store,
+        metrics: &ApiMetrics,
+        authz: &Authorizer,
+        now: OffsetDateTime,
         name: &str,
     ) -> Result<Option<Arc<CachedRole>>, ApiError> {
-        let now = api.now();
         let key = name.to_ascii_lowercase();
         if let Some(hit) = self.roles.get(&key, now) {
-            api.metrics().lookup("role", "hit");
+            metrics.lookup("role", "hit");
             return Ok(hit);
         }
-        api.metrics().lookup("role", "miss");
+        metrics.lookup("role", "miss");
         let generation = self.roles.generation();
-        let found = match api.store().get_role(name).await {
+        let found = match store.get_role(name).await {
             Ok(role) => {
-                let trust = api
-                    .authorizer()
+                let trust = authz
                     .parse_stored(&role.assume_role_policy_document, PolicyKind::Trust)
                     .map_err(|e| ApiError::service_failure(&e))?;
                 Some(Arc::new(CachedRole { role, trust }))
@@ -203,11 +206,11 @@ impl LookupCache {
         Ok(found)
     }
 
-    pub(crate) fn invalidate_role(&self, name: &str) {
+    fn invalidate_role(&self, name: &str) {
         self.roles.remove(&name.to_ascii_lowercase());
     }
 
-    pub(crate) fn invalidate_providers(&self) {
+    fn invalidate_providers(&self) {
         self.providers.clear();
     }
 

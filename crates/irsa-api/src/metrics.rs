@@ -7,7 +7,7 @@ use prometheus::{
 
 /// Label used for requests whose action is not an operation irsa knows, so
 /// clients cannot create unbounded label values.
-pub const UNKNOWN_ACTION: &str = "unknown";
+pub(crate) const UNKNOWN_ACTION: &str = "unknown";
 
 #[derive(Debug, Clone)]
 pub struct ApiMetrics {
@@ -75,16 +75,11 @@ impl ApiMetrics {
     }
 
     /// One provider/role lookup: `event` is `hit` or `miss`.
-    pub fn lookup(&self, entity: &'static str, event: &'static str) {
+    pub(crate) fn lookup(&self, entity: &'static str, event: &'static str) {
         self.lookups.with_label_values(&[entity, event]).inc();
     }
 
-    /// Count of lookups so far for `entity` and `event` (tests, diagnostics).
-    pub fn lookup_count(&self, entity: &str, event: &str) -> u64 {
-        self.lookups.with_label_values(&[entity, event]).get()
-    }
-
-    pub fn observe(&self, action: &'static str, outcome: &str, seconds: f64) {
+    pub(crate) fn observe(&self, action: &'static str, outcome: &str, seconds: f64) {
         self.requests.with_label_values(&[action, outcome]).inc();
         self.duration.with_label_values(&[action]).observe(seconds);
     }

@@ -2,26 +2,25 @@
 //! `DisableOutboundWebIdentityFederation`, `GetOutboundWebIdentityFederationInfo`
 //! and STS `GetWebIdentityToken`, which signs a JWT asserting the caller's
 //! identity with the built-in issuer's keys (plugged in as an
-//! [`OutboundTokenSigner`], so this crate does not depend on the server).
+//! [`crate::outbound_signer::OutboundTokenSigner`], so this crate does not depend on the server).
 //!
 //! Claims follow AWS's documented shape: `iss`, `sub` (the user ARN, or the
 //! role ARN for a role session), `aud` (a string for one audience, an array
 //! for several), `iat`, `exp`, `jti`, and under the `https://sts.amazonaws.com/`
 //! namespace `aws_account`, `source_region`, `principal_tags`, `request_tags`.
 
-use std::fmt::{self, Write as _};
-
-use async_trait::async_trait;
-use serde_json::{json, Map, Value};
-
+use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::authorize;
-use crate::error::{ApiError, ErrorCode};
-use crate::model::GetWebIdentityTokenRequest;
-use crate::protocol::response::Node;
-use crate::service::{store_error, AwsApi, RequestInfo};
 use irsa_auth::{Caller, CallerKind, Check, PrincipalPolicies};
+use serde_json::{json, Map, Value};
+
+use crate::authorize::{self, request_tag_keys};
+use crate::context::{OperationContext, RequestInfo};
+use crate::error::{store_error, ApiError, ErrorCode};
+use crate::model::GetWebIdentityTokenRequest;
+use crate::outbound_signer::{OutboundAlg, OutboundSignerError};
+use crate::protocol::response::Node;
 
 /// Store setting holding the feature's state (see [`FederationState`]).
 pub(crate) const SETTING_NAME: &str = "outbound-web-identity-federation";
@@ -33,51 +32,6 @@ pub(crate) const CLAIMS_NAMESPACE: &str = "https://sts.amazonaws.com/";
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 16_384;
 /// `DurationSeconds` when the request has none (AWS: 5 minutes).
 pub(crate) const DEFAULT_DURATION_SECONDS: i32 = 300;
-
-/// The two algorithms GetWebIdentityToken offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutboundAlg {
-    Rs256,
-    Es384,
-}
-
-impl OutboundAlg {
-    /// Parses `SigningAlgorithm` (exact, as AWS documents it).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RS256" => Some(Self::Rs256),
-            "ES384" => Some(Self::Es384),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rs256 => "RS256",
-            Self::Es384 => "ES384",
-        }
-    }
-}
-
-/// Why the signer could not sign (logged; clients see `ServiceFailure`).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OutboundSignerError(pub String);
-
-/// The issuer side of outbound federation (the built-in OIDC issuer of
-/// `irsa serve --issuer-url`), plugged in with
-/// [`AwsApi::set_outbound_token_signer`].
-#[async_trait]
-pub trait OutboundTokenSigner: Send + Sync + fmt::Debug {
-    /// The issuer URL: `iss` of every token and `IssuerIdentifier`.
-    fn issuer_url(&self) -> &str;
-    /// Creates the signing keys if missing so the JWKS publishes them
-    /// before the first token exists (called on Enable).
-    async fn prepare(&self) -> Result<(), OutboundSignerError>;
-    /// Signs `claims` (a JSON object) as a compact JWS with `alg`; the
-    /// header carries `alg`, `kid` and `typ: JWT`.
-    async fn sign(&self, alg: OutboundAlg, claims: &Value) -> Result<String, OutboundSignerError>;
-}
 
 /// The feature's state as stored: never enabled, enabled, or disabled
 /// after having been enabled (the issuer URL stays allocated, as in AWS).
@@ -107,8 +61,8 @@ impl FederationState {
     }
 }
 
-async fn state(api: &AwsApi) -> Result<FederationState, ApiError> {
-    let value = api
+async fn state(ctx: &OperationContext) -> Result<FederationState, ApiError> {
+    let value = ctx
         .store()
         .get_account_setting(SETTING_NAME)
         .await
@@ -135,12 +89,12 @@ fn signer_failure(e: &OutboundSignerError) -> ApiError {
 }
 
 /// IAM `EnableOutboundWebIdentityFederation`.
-pub(crate) async fn enable(api: &AwsApi) -> Result<Node, ApiError> {
-    let signer = api.outbound_signer().ok_or_else(no_issuer)?;
+pub(crate) async fn enable(ctx: &OperationContext) -> Result<Node, ApiError> {
+    let signer = ctx.outbound_signer().ok_or_else(no_issuer)?;
     // Keys first: once enabled, the JWKS already lists them.
     signer.prepare().await.map_err(|e| signer_failure(&e))?;
     let issuer = signer.issuer_url().to_owned();
-    let previous = api
+    let previous = ctx
         .store()
         .set_account_setting(SETTING_NAME, &FederationState::encode(true, &issuer))
         .await
@@ -156,12 +110,12 @@ pub(crate) async fn enable(api: &AwsApi) -> Result<Node, ApiError> {
 }
 
 /// IAM `DisableOutboundWebIdentityFederation`.
-pub(crate) async fn disable(api: &AwsApi) -> Result<Option<Node>, ApiError> {
-    let issuer = match state(api).await? {
+pub(crate) async fn disable(ctx: &OperationContext) -> Result<Option<Node>, ApiError> {
+    let issuer = match state(ctx).await? {
         FederationState::Enabled { issuer } => issuer,
         FederationState::Never | FederationState::Disabled { .. } => return Err(feature_disabled()),
     };
-    let previous = api
+    let previous = ctx
         .store()
         .set_account_setting(SETTING_NAME, &FederationState::encode(false, &issuer))
         .await
@@ -179,14 +133,14 @@ pub(crate) async fn disable(api: &AwsApi) -> Result<Option<Node>, ApiError> {
 
 /// IAM `GetOutboundWebIdentityFederationInfo`: FeatureDisabled until the
 /// feature was first enabled, then the issuer and the current status.
-pub(crate) async fn info(api: &AwsApi) -> Result<Node, ApiError> {
-    let (enabled, stored) = match state(api).await? {
+pub(crate) async fn info(ctx: &OperationContext) -> Result<Node, ApiError> {
+    let (enabled, stored) = match state(ctx).await? {
         FederationState::Never => return Err(feature_disabled()),
         FederationState::Enabled { issuer } => (true, issuer),
         FederationState::Disabled { issuer } => (false, issuer),
     };
     // The running issuer wins: tokens carry its URL.
-    let issuer = api
+    let issuer = ctx
         .outbound_signer()
         .map_or(stored, |s| s.issuer_url().to_owned());
     Ok(Node::object()
@@ -210,7 +164,7 @@ fn subject(caller: &Caller) -> Option<String> {
 
 /// STS `GetWebIdentityToken`.
 pub(crate) async fn get_web_identity_token(
-    api: &AwsApi,
+    ctx: &OperationContext,
     caller: &Caller,
     r: &GetWebIdentityTokenRequest,
     info: &RequestInfo,
@@ -240,9 +194,9 @@ pub(crate) async fn get_web_identity_token(
         }
     }
 
-    let loaded = authorize_token(api, caller, r, alg, duration, info).await?;
+    let loaded = authorize_token(ctx, caller, r, alg, duration, info).await?;
 
-    let signer = match (state(api).await?, api.outbound_signer()) {
+    let signer = match (state(ctx).await?, ctx.outbound_signer()) {
         (FederationState::Enabled { .. }, Some(signer)) => signer,
         (FederationState::Enabled { .. }, None) => {
             return Err(ApiError::new(
@@ -258,7 +212,7 @@ pub(crate) async fn get_web_identity_token(
         }
     };
 
-    let now = api.now();
+    let now = ctx.now();
     let expires = now + time::Duration::seconds(i64::from(duration));
     // A session cannot mint a token that outlives it.
     if let Some(session) = caller.session() {
@@ -317,7 +271,7 @@ pub(crate) async fn get_web_identity_token(
 /// `sts:TagGetWebIdentityToken`. Returns the caller's policies (their
 /// principal tags become claims).
 async fn authorize_token(
-    api: &AwsApi,
+    ctx: &OperationContext,
     caller: &Caller,
     r: &GetWebIdentityTokenRequest,
     alg: OutboundAlg,
@@ -338,23 +292,8 @@ async fn authorize_token(
     if !r.tags.is_empty() {
         checks.push(Check::new("sts:TagGetWebIdentityToken", &resource).with_context(&context));
     }
-    authorize::require(api, caller, info, &checks).await?;
-    Ok(api.authorizer().caller_policies(caller).await?)
-}
-
-/// `aws:TagKeys` and `aws:RequestTag/K` of a request's tags.
-pub(crate) fn request_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Vec<String>)> {
-    if tags.is_empty() {
-        return Vec::new();
-    }
-    let mut keys = vec![(
-        "aws:TagKeys".to_owned(),
-        tags.iter().map(|t| t.key.clone()).collect(),
-    )];
-    for t in tags {
-        keys.push((format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]));
-    }
-    keys
+    authorize::require(ctx, caller, info, &checks).await?;
+    Ok(ctx.authorizer().caller_policies(caller).await?)
 }
 
 /// What a GetWebIdentityToken token asserts (rendered by [`token_claims`]).

@@ -5,25 +5,22 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use irsa_auth::SessionTag;
 use irsa_core::Arn;
 use irsa_oidc::{OidcVerifier, ProviderTrust, VerifiedToken, VerifyError};
-use irsa_policy::{
-    evaluate, minified_len, Decision, PolicyKind, PolicySet, PolicySource, RequestContext,
-    RequestPrincipal, SizeLimit,
-};
+use irsa_policy::{evaluate, Decision, PolicySet, PolicySource, RequestContext, RequestPrincipal};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::authorize::{self, validate_document};
+use crate::context::{OperationContext, RequestInfo};
 use crate::error::{ApiError, ErrorCode};
 use crate::explain::{self, ExplainStep, Explanation, Outcome, Recorder, StepStatus};
 use crate::lookups::CachedRole;
-use crate::model::{AssumeRoleWithWebIdentityRequest, PolicyDescriptorType};
+use crate::model::AssumeRoleWithWebIdentityRequest;
 use crate::protocol::response::Node;
-use crate::service::{AwsApi, RequestInfo, WebIdentityVerifier};
-use crate::session_token::SessionTag;
-use crate::sts::{issue_role_session, RoleSessionGrant};
+use crate::session::{
+    issue_role_session, packed_policy_percent, session_policies, RoleSessionGrant,
+};
 
 /// Claim carrying session tags (`principal_tags`, `transitive_tag_keys`).
 pub(crate) const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
@@ -220,62 +217,6 @@ pub(crate) fn required_actions(tags: &SessionTagClaims, facts: &TokenFacts) -> V
     actions
 }
 
-/// Budget of packed session policies, policy ARNs and tags;
-/// `PackedPolicySize` is a percentage of it.
-pub(crate) const PACKED_BUDGET: usize = 2048;
-
-/// `PackedPolicySize` of a session (percent of [`PACKED_BUDGET`]); `None` when
-/// the session has nothing packed. Over budget → `PackedPolicyTooLarge`.
-pub(crate) fn packed_policy_percent(
-    policy: Option<&str>,
-    policy_arns: &[String],
-    tags: &[SessionTag],
-) -> Result<Option<i64>, ApiError> {
-    if policy.is_none() && policy_arns.is_empty() && tags.is_empty() {
-        return Ok(None);
-    }
-    let packed = policy.map_or(0, minified_len)
-        + policy_arns.iter().map(String::len).sum::<usize>()
-        + tags
-            .iter()
-            .map(|t| t.key.len() + t.value.len())
-            .sum::<usize>();
-    let percent = packed.saturating_mul(100).div_ceil(PACKED_BUDGET);
-    if percent > 100 {
-        return Err(ApiError::new(
-            ErrorCode::PackedPolicyTooLarge,
-            format!(
-                "Packed policy consumes {percent}% of allotted space, please use smaller policy."
-            ),
-        ));
-    }
-    Ok(Some(i64::try_from(percent).unwrap_or(100)))
-}
-
-/// Validates a session's inline `Policy` and `PolicyArns` (which must exist)
-/// before any trust decision, as STS does; returns the policy ARNs.
-pub(crate) async fn session_policies(
-    api: &AwsApi,
-    policy: Option<&str>,
-    policy_arns: &[PolicyDescriptorType],
-) -> Result<Vec<String>, ApiError> {
-    if let Some(p) = policy {
-        validate_document(p, PolicyKind::Session, SizeLimit::SessionPolicy, true)?;
-    }
-    let mut arns = Vec::new();
-    for d in policy_arns {
-        let Some(a) = &d.arn else { continue };
-        if authorize::managed_document(api, a).await?.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameterValue,
-                format!("Policy {a} does not exist or is not attachable."),
-            ));
-        }
-        arns.push(a.clone());
-    }
-    Ok(arns)
-}
-
 /// AssumeRoleWithWebIdentity backed by irsa-oidc's verifier: the token is
 /// verified against the keys of the account's OIDC provider for its `iss`,
 /// then the role's trust policy decides.
@@ -323,20 +264,21 @@ fn audit(role_arn: &str, sub: Option<&str>, aud: Option<&str>, outcome: Result<(
     }
 }
 
-#[async_trait]
-impl WebIdentityVerifier for OidcWebIdentity {
-    async fn assume_role_with_web_identity(
+impl OidcWebIdentity {
+    /// AssumeRoleWithWebIdentity: verify the token, decide, issue the session;
+    /// the content of `AssumeRoleWithWebIdentityResult`.
+    pub(crate) async fn assume_role_with_web_identity(
         &self,
-        api: &AwsApi,
+        ctx: &OperationContext,
         r: &AssumeRoleWithWebIdentityRequest,
         info: &RequestInfo,
     ) -> Result<Node, ApiError> {
         let mut audit_fields = AuditFields::default();
         let result = match self
-            .decide(api, r, info, &mut Recorder::off(), &mut audit_fields)
+            .decide(ctx, r, info, &mut Recorder::off(), &mut audit_fields)
             .await
         {
-            Ok(granted) => Self::issue(api, r, granted),
+            Ok(granted) => Self::issue(ctx, r, granted),
             Err(e) => Err(e),
         };
         audit(
@@ -348,16 +290,18 @@ impl WebIdentityVerifier for OidcWebIdentity {
         result
     }
 
-    async fn explain(
+    /// Explains what [`Self::assume_role_with_web_identity`] would answer,
+    /// step by step, without issuing credentials (`irsa explain`).
+    pub(crate) async fn explain(
         &self,
-        api: &AwsApi,
+        ctx: &OperationContext,
         r: &AssumeRoleWithWebIdentityRequest,
         info: &RequestInfo,
     ) -> Explanation {
         let mut steps = Vec::new();
         let result = self
             .decide(
-                api,
+                ctx,
                 r,
                 info,
                 &mut Recorder::on(&mut steps),
@@ -507,7 +451,7 @@ impl OidcWebIdentity {
     #[allow(clippy::too_many_lines)] // one linear story, step by step
     async fn decide(
         &self,
-        api: &AwsApi,
+        ctx: &OperationContext,
         r: &AssumeRoleWithWebIdentityRequest,
         info: &RequestInfo,
         rec: &mut Recorder<'_>,
@@ -556,14 +500,9 @@ impl OidcWebIdentity {
             }
             step
         });
-        let Some(cached) = api
-            .inner
-            .lookups
-            .provider(api, &issuer, self.allow_http)
-            .await?
-        else {
+        let Some(cached) = ctx.provider(&issuer, self.allow_http).await? else {
             if rec.active() {
-                let urls: Vec<String> = match api.store().list_oidc_providers().await {
+                let urls: Vec<String> = match ctx.store().list_oidc_providers().await {
                     Ok(list) => list.into_iter().map(|p| p.url).collect(),
                     Err(_) => Vec::new(),
                 };
@@ -616,7 +555,7 @@ impl OidcWebIdentity {
         if verified
             .claims()
             .contains_key(crate::outbound::CLAIMS_NAMESPACE)
-            && api
+            && ctx
                 .outbound_signer()
                 .is_some_and(|s| same_issuer(s.issuer_url(), verified.issuer()))
         {
@@ -655,7 +594,7 @@ impl OidcWebIdentity {
         let role_name = match r.role_arn.parse::<Arn>() {
             Ok(arn)
                 if arn.service() == "iam"
-                    && arn.account() == api.account().as_str()
+                    && arn.account() == ctx.account().as_str()
                     && arn.resource_type() == "role" =>
             {
                 arn.resource_name().to_owned()
@@ -667,14 +606,14 @@ impl OidcWebIdentity {
                         format!(
                             "{} is not a role ARN of account {} (answered like a denial)",
                             r.role_arn,
-                            api.account().as_str()
+                            ctx.account().as_str()
                         ),
                     )
                 });
                 return Err(ApiError::web_identity_not_authorized());
             }
         };
-        let role = match api.inner.lookups.role(api, &role_name).await? {
+        let role = match ctx.role(&role_name).await? {
             Some(role) if role.role.arn == r.role_arn => role,
             Some(role) => {
                 rec.push(|| {
@@ -723,7 +662,7 @@ impl OidcWebIdentity {
                 format!("DurationSeconds {duration} <= MaxSessionDuration {max}"),
             )
         });
-        let policy_arns = match session_policies(api, r.policy.as_deref(), &r.policy_arns).await {
+        let policy_arns = match session_policies(ctx, r.policy.as_deref(), &r.policy_arns).await {
             Ok(arns) => arns,
             Err(e) => {
                 rec.push(|| ExplainStep::failed("session policies", e.message.clone()));
@@ -773,11 +712,11 @@ impl OidcWebIdentity {
                 ProviderRef {
                     url: &provider.url,
                     arn: &provider.arn,
-                    account: api.account().as_str(),
+                    account: ctx.account().as_str(),
                 },
                 action,
                 &role.role.arn,
-                api.now(),
+                ctx.now(),
             );
             ctx.insert("sts:RoleSessionName", r.role_session_name.as_str());
             info.facts().add_global_keys(&mut ctx);
@@ -845,12 +784,12 @@ impl OidcWebIdentity {
 
     /// 5. Credentials for a granted call (no store access).
     fn issue(
-        api: &AwsApi,
+        ctx: &OperationContext,
         r: &AssumeRoleWithWebIdentityRequest,
         g: Granted,
     ) -> Result<Node, ApiError> {
         let (credentials, assumed_role_user) = issue_role_session(
-            api,
+            ctx,
             &g.role.role,
             &r.role_session_name,
             g.duration,

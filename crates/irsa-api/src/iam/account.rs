@@ -5,9 +5,10 @@ use irsa_store::{PolicyListFilter, PrincipalKind};
 
 use super::principals::attached_node;
 use super::{all_pages, policy_fields, role_node, user_node, version_node, RoleShape, UserShape};
+use crate::context::OperationContext;
+use crate::error::store_error;
 use crate::error::ApiError;
 use crate::protocol::response::{encode_policy_document, Node};
-use crate::service::{store_error, AwsApi};
 
 /// AWS's default quotas for what irsa counts but does not limit.
 const USERS_QUOTA: u64 = 5000;
@@ -34,7 +35,7 @@ fn value(n: impl TryInto<u64>) -> u64 {
 /// itself; the rest are AWS's defaults. Groups, instance profiles, server
 /// and signing certificates, MFA devices and passwords do not exist in
 /// irsa, so their counts are 0.
-pub(super) async fn summary(api: &AwsApi) -> Result<Node, ApiError> {
+pub(super) async fn summary(api: &OperationContext) -> Result<Node, ApiError> {
     use irsa_policy::limits;
     let counts = api.store().account_counts().await.map_err(store_error)?;
     let entries: [(&str, u64); 34] = [
@@ -116,7 +117,7 @@ pub(super) async fn summary(api: &AwsApi) -> Result<Node, ApiError> {
 
 /// A principal's inline policies (with documents) and attached policies.
 async fn principal_policies(
-    api: &AwsApi,
+    api: &OperationContext,
     kind: PrincipalKind,
     name: &str,
 ) -> Result<(Node, Node), ApiError> {
@@ -150,7 +151,7 @@ async fn principal_policies(
 /// GetAccountAuthorizationDetails: users, roles and local managed policies
 /// with their documents, in one (untruncated) answer.
 pub(super) async fn authorization_details(
-    api: &AwsApi,
+    api: &OperationContext,
     filter: &[String],
 ) -> Result<Node, ApiError> {
     let want = |f: &str| filter.is_empty() || filter.iter().any(|x| x == f);

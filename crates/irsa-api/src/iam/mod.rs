@@ -10,10 +10,11 @@ use irsa_store::{
 };
 
 use crate::authorize::{managed_document, validate_document};
+use crate::context::{OperationContext, RequestInfo};
+use crate::error::{not_implemented, store_error};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{checks, Request, Tag};
 use crate::protocol::response::{encode_policy_document, Node};
-use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
 use irsa_auth::{Caller, CallerKind};
 
 mod account;
@@ -57,7 +58,10 @@ fn list_policies_filter(only_attached: bool, usage: Option<&str>) -> PolicyListF
 /// Users and roles whose permissions boundary is `policy_arn`, as
 /// `(name, id)` pairs ordered by name. Boundaries are not indexed by policy,
 /// so this scans every user and role (IAM-sized accounts, rare calls).
-async fn boundary_entities(api: &AwsApi, policy_arn: &str) -> Result<PolicyEntities, ApiError> {
+async fn boundary_entities(
+    api: &OperationContext,
+    policy_arn: &str,
+) -> Result<PolicyEntities, ApiError> {
     let st = api.store();
     let mut entities = PolicyEntities::default();
     for kind in PrincipalKind::ALL {
@@ -76,7 +80,10 @@ async fn boundary_entities(api: &AwsApi, policy_arn: &str) -> Result<PolicyEntit
 
 /// A built-in AWS managed policy with its usage counted (they live outside
 /// the policies table, so the store's policy queries cannot count them).
-async fn with_usage(api: &AwsApi, mut policy: ManagedPolicy) -> Result<ManagedPolicy, ApiError> {
+async fn with_usage(
+    api: &OperationContext,
+    mut policy: ManagedPolicy,
+) -> Result<ManagedPolicy, ApiError> {
     let usage = api
         .store()
         .policy_usage(&policy.arn)
@@ -311,7 +318,7 @@ fn not_found_policy(arn: &str) -> ApiError {
     )
 }
 
-async fn require_policy(api: &AwsApi, arn: &str) -> Result<(), ApiError> {
+async fn require_policy(api: &OperationContext, arn: &str) -> Result<(), ApiError> {
     match managed_document(api, arn).await? {
         Some(_) => Ok(()),
         None => Err(not_found_policy(arn)),
@@ -352,7 +359,7 @@ fn same_account_principal<'a>(arn: &'a str, account: &str) -> Option<(PrincipalK
 /// so it must resolve them). Account roots, `*` and other accounts' ARNs
 /// cannot be checked here and pass.
 async fn require_trust_principals_exist(
-    api: &AwsApi,
+    api: &OperationContext,
     trust_policy: &irsa_policy::Policy,
 ) -> Result<(), ApiError> {
     use irsa_policy::AwsPrincipal;
@@ -420,7 +427,7 @@ fn owner_name(owner: &KeyOwner) -> Option<&str> {
 // ------------------------------------------------------------ dispatch
 
 pub(crate) async fn dispatch(
-    api: &AwsApi,
+    api: &OperationContext,
     caller: &Caller,
     req: Request,
     _info: &RequestInfo,
@@ -978,7 +985,7 @@ pub(crate) async fn dispatch(
     Ok(Some(node))
 }
 
-async fn get_policy(api: &AwsApi, arn: &str) -> Result<ManagedPolicy, ApiError> {
+async fn get_policy(api: &OperationContext, arn: &str) -> Result<ManagedPolicy, ApiError> {
     if arn.starts_with(AWS_POLICY_PREFIX) {
         let policy = aws_managed_policies(api.now())
             .into_iter()

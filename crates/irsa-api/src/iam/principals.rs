@@ -9,10 +9,11 @@ use irsa_store::{AttachedPolicy, PrincipalKind};
 
 use super::{page, paged, require_policy, store_tags, tag_nodes, Paging};
 use crate::authorize::validate_document;
+use crate::context::OperationContext;
+use crate::error::store_error;
 use crate::error::ApiError;
 use crate::model::{Request, Tag};
 use crate::protocol::response::{encode_policy_document, Node};
-use crate::service::{store_error, AwsApi};
 
 /// What a request asks of its principal.
 #[derive(Debug)]
@@ -143,7 +144,7 @@ fn inline_limit(kind: PrincipalKind) -> SizeLimit {
 
 /// Runs a principal request; writes answer `None` (an empty result).
 pub(super) async fn handle(
-    api: &AwsApi,
+    api: &OperationContext,
     request: PrincipalRequest,
 ) -> Result<Option<Node>, ApiError> {
     use PrincipalAction as A;

@@ -10,10 +10,11 @@ use irsa_policy::{
 };
 
 use crate::authorize::policy_error;
+use crate::context::OperationContext;
+use crate::error::store_error;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ContextEntry, SimulateCustomPolicyRequest, SimulatePrincipalPolicyRequest};
 use crate::protocol::response::Node;
-use crate::service::{store_error, AwsApi};
 use irsa_auth::Subject;
 
 /// The resource-based policy of a simulation and the account that owns it.
@@ -86,7 +87,7 @@ fn apply_context(ctx: &mut RequestContext, entries: &[ContextEntry]) {
 }
 
 fn simulate(
-    api: &AwsApi,
+    api: &OperationContext,
     inputs: &Inputs,
     actions: &[String],
     resources: &[String],
@@ -221,7 +222,10 @@ fn resource_owner(text: &str) -> Result<String, ApiError> {
     }
 }
 
-pub(crate) fn custom(api: &AwsApi, r: &SimulateCustomPolicyRequest) -> Result<Node, ApiError> {
+pub(crate) fn custom(
+    api: &OperationContext,
+    r: &SimulateCustomPolicyRequest,
+) -> Result<Node, ApiError> {
     let identity = parse_inputs(&r.policy_input_list, "PolicyInputList", DocKind::Identity)?;
     let boundary = parse_inputs(
         &r.permissions_boundary_policy_input_list,
@@ -274,7 +278,7 @@ pub(crate) fn custom(api: &AwsApi, r: &SimulateCustomPolicyRequest) -> Result<No
 }
 
 pub(crate) async fn principal(
-    api: &AwsApi,
+    api: &OperationContext,
     r: &SimulatePrincipalPolicyRequest,
 ) -> Result<Node, ApiError> {
     let invalid = || {

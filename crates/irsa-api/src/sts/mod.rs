@@ -1,25 +1,26 @@
 //! STS operations: GetCallerIdentity, AssumeRole, GetSessionToken,
 //! GetAccessKeyInfo, DecodeAuthorizationMessage.
 
+use irsa_auth::{Caller, CallerKind, SessionClaims, SessionPrincipal, SessionTag};
 use irsa_auth::{Check, ResourcePolicy, Verdict};
 use irsa_core::{generate_id, generate_secret_access_key, Arn, IdPrefix};
 use irsa_policy::PolicyKind as DocKind;
-use irsa_store::{Role, StoreError};
+use irsa_store::StoreError;
 
-use crate::error::{ApiError, DenialReason, ErrorCode};
+use crate::authorize::request_tag_keys;
+use crate::context::{OperationContext, RequestInfo};
+use crate::error::{not_implemented, store_error, ApiError, DenialReason, ErrorCode};
 use crate::model::{AssumeRoleRequest, GetSessionTokenRequest, Request};
-use crate::outbound::request_tag_keys;
 use crate::protocol::response::{credentials_node, Node};
-use crate::service::{not_implemented, store_error, AwsApi, RequestInfo};
-use crate::session_token::{SessionClaims, SessionPrincipal, SessionTag};
-use crate::web_identity::{packed_policy_percent, session_policies};
-use irsa_auth::{Caller, CallerKind};
+use crate::session::{
+    issue_role_session, packed_policy_percent, session_policies, RoleSessionGrant,
+};
 
 /// Role chaining caps sessions at one hour.
 const CHAINED_MAX_SECONDS: i32 = 3600;
 
 pub(crate) async fn dispatch(
-    api: &AwsApi,
+    ctx: &OperationContext,
     caller: &Caller,
     req: Request,
     info: &RequestInfo,
@@ -31,11 +32,11 @@ pub(crate) async fn dispatch(
                 .with("Account", caller.account())
                 .with("Arn", caller.arn()),
         )),
-        Request::AssumeRole(r) => assume_role(api, caller, &r, info).await.map(Some),
-        Request::GetSessionToken(r) => get_session_token(api, caller, &r).map(Some),
+        Request::AssumeRole(r) => assume_role(ctx, caller, &r, info).await.map(Some),
+        Request::GetSessionToken(r) => get_session_token(ctx, caller, &r).map(Some),
         Request::GetAccessKeyInfo(r) => {
             if r.access_key_id.starts_with("AKIA") {
-                match api.store().get_access_key(&r.access_key_id).await {
+                match ctx.store().get_access_key(&r.access_key_id).await {
                     Ok(_) => {}
                     Err(StoreError::NotFound { .. }) => {
                         return Err(ApiError::new(
@@ -46,14 +47,14 @@ pub(crate) async fn dispatch(
                     Err(e) => return Err(store_error(e)),
                 }
             }
-            Ok(Some(Node::object().with("Account", api.account().as_str())))
+            Ok(Some(Node::object().with("Account", ctx.account().as_str())))
         }
         Request::DecodeAuthorizationMessage(_) => Err(ApiError::new(
             ErrorCode::InvalidAuthorizationMessage,
             "The message is not a valid authorization message encoded by irsa (irsa does not encode AccessDenied details).",
         )),
         Request::GetWebIdentityToken(r) => {
-            crate::outbound::get_web_identity_token(api, caller, &r, info)
+            crate::outbound::get_web_identity_token(ctx, caller, &r, info)
                 .await
                 .map(Some)
         }
@@ -71,7 +72,7 @@ fn denied(caller: &Caller, role_arn: &str) -> ApiError {
 }
 
 async fn assume_role(
-    api: &AwsApi,
+    ctx: &OperationContext,
     caller: &Caller,
     r: &AssumeRoleRequest,
     info: &RequestInfo,
@@ -92,12 +93,12 @@ async fn assume_role(
         .parse()
         .map_err(|_| denied(caller, &r.role_arn))?;
     if arn.service() != "iam"
-        || arn.account() != api.account().as_str()
+        || arn.account() != ctx.account().as_str()
         || arn.resource_type() != "role"
     {
         return Err(denied(caller, &r.role_arn));
     }
-    let role = match api.store().get_role(arn.resource_name()).await {
+    let role = match ctx.store().get_role(arn.resource_name()).await {
         Ok(role) if role.arn == r.role_arn => role,
         Ok(_) | Err(StoreError::NotFound { .. }) => return Err(denied(caller, &r.role_arn)),
         Err(e) => return Err(store_error(e)),
@@ -108,7 +109,7 @@ async fn assume_role(
     }
 
     // Session policies: validated before the trust decision, as STS does.
-    let policy_arns = session_policies(api, r.policy.as_deref(), &r.policy_arns).await?;
+    let policy_arns = session_policies(ctx, r.policy.as_deref(), &r.policy_arns).await?;
 
     // Tags: the caller's transitive tags carry over and cannot be overridden.
     let mut tags: Vec<SessionTag> = Vec::new();
@@ -161,14 +162,14 @@ async fn assume_role(
 
     // Trust policy (the role's resource-based policy) + the caller's own
     // identity policies.
-    let trust = api
+    let trust = ctx
         .authorizer()
         .parse_stored(&role.assume_role_policy_document, DocKind::Trust)
         .map_err(|e| ApiError::service_failure(&e))?;
     let trust = ResourcePolicy {
         id: "trust",
         policy: &trust,
-        owner_account: api.account().as_str(),
+        owner_account: ctx.account().as_str(),
     };
     let mut context = vec![(
         "sts:RoleSessionName".to_owned(),
@@ -199,7 +200,7 @@ async fn assume_role(
     if r.source_identity.is_some() {
         checks.push(check("sts:SetSourceIdentity"));
     }
-    let verdict = api
+    let verdict = ctx
         .authorizer()
         .check_all(caller, &info.facts(), &checks)
         .await?;
@@ -217,7 +218,7 @@ async fn assume_role(
     let packed = packed_policy_percent(r.policy.as_deref(), &policy_arns, &tags)?;
 
     let (credentials, assumed_role_user) = issue_role_session(
-        api,
+        ctx,
         &role,
         &r.role_session_name,
         duration,
@@ -230,7 +231,7 @@ async fn assume_role(
             role_chained: chained,
         },
     )?;
-    let store = std::sync::Arc::clone(api.store());
+    let store = std::sync::Arc::clone(ctx.store());
     let (role_name, region) = (role.name.clone(), info.region.clone());
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         rt.spawn(async move {
@@ -248,59 +249,8 @@ async fn assume_role(
     Ok(node.with_opt("SourceIdentity", source_identity))
 }
 
-/// What a new role session carries besides its role and name.
-pub(crate) struct RoleSessionGrant {
-    pub session_policy: Option<String>,
-    pub policy_arns: Vec<String>,
-    pub tags: Vec<SessionTag>,
-    pub transitive_tag_keys: Vec<String>,
-    pub source_identity: Option<String>,
-    pub role_chained: bool,
-}
-
-/// Mints a session of `role` (fresh ASIA key, sealed token) and returns the
-/// `Credentials` and `AssumedRoleUser` members every AssumeRole* result has.
-pub(crate) fn issue_role_session(
-    api: &AwsApi,
-    role: &Role,
-    session_name: &str,
-    duration_seconds: i32,
-    grant: RoleSessionGrant,
-) -> Result<(Node, Node), ApiError> {
-    let issued_at = api.now().unix_timestamp();
-    let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
-    let secret = generate_secret_access_key();
-    let claims = SessionClaims {
-        access_key_id: access_key_id.clone(),
-        secret_access_key: secret.clone(),
-        principal: SessionPrincipal::AssumedRole {
-            role_arn: role.arn.clone(),
-            role_id: role.id.clone(),
-            session_name: session_name.to_owned(),
-        },
-        account: api.account().clone(),
-        issued_at,
-        expires_at: issued_at + i64::from(duration_seconds),
-        session_policy: grant.session_policy,
-        policy_arns: grant.policy_arns,
-        tags: grant.tags,
-        transitive_tag_keys: grant.transitive_tag_keys,
-        source_identity: grant.source_identity,
-        role_chained: grant.role_chained,
-    };
-    let token = api.seal_session(&claims)?;
-    let credentials = credentials_node(&access_key_id, &secret, token, claims.expires_at_utc());
-    let assumed_role_user = Node::object()
-        .with("AssumedRoleId", format!("{}:{session_name}", role.id))
-        .with(
-            "Arn",
-            Arn::assumed_role(api.account(), &role.name, session_name).to_string(),
-        );
-    Ok((credentials, assumed_role_user))
-}
-
 fn get_session_token(
-    api: &AwsApi,
+    ctx: &OperationContext,
     caller: &Caller,
     r: &GetSessionTokenRequest,
 ) -> Result<Node, ApiError> {
@@ -323,14 +273,14 @@ fn get_session_token(
         }
     };
     let duration = i64::from(r.duration_seconds.unwrap_or(43_200)).min(max);
-    let now = api.now().unix_timestamp();
+    let now = ctx.now().unix_timestamp();
     let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
     let secret = generate_secret_access_key();
     let claims = SessionClaims {
         access_key_id: access_key_id.clone(),
         secret_access_key: secret.clone(),
         principal,
-        account: api.account().clone(),
+        account: ctx.account().clone(),
         issued_at: now,
         expires_at: now + duration,
         session_policy: None,
@@ -340,7 +290,7 @@ fn get_session_token(
         source_identity: None,
         role_chained: false,
     };
-    let token = api.seal_session(&claims)?;
+    let token = ctx.seal_session(&claims)?;
     Ok(Node::object().with(
         "Credentials",
         credentials_node(&access_key_id, &secret, token, claims.expires_at_utc()),

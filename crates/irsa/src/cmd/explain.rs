@@ -160,7 +160,9 @@ async fn in_process(args: &ExplainArgs, token: &str) -> anyhow::Result<Explanati
         secure_transport: true,
         region: super::remote::DEFAULT_REGION.to_owned(),
     };
-    irsa_api::explain::explain(&state.api, &request, &info)
+    state
+        .api
+        .explain_web_identity(&request, &info)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", e.code.as_str(), e.message))
 }
