@@ -31,7 +31,7 @@ pub struct SessionKeys {
 impl SessionKeys {
     pub async fn load(store: Arc<dyn Store>, clock: SharedClock) -> Result<Self, AuthError> {
         let now = clock.now_utc();
-        let ring = load_ring(store.as_ref(), now).await?;
+        let ring = load_ring(store.as_ref()).await?;
         Ok(Self {
             store,
             clock,
@@ -84,7 +84,7 @@ impl SessionKeys {
         if now - last < RELOAD_AFTER {
             return false;
         }
-        match load_ring(self.store.as_ref(), now).await {
+        match load_ring(self.store.as_ref()).await {
             Ok(ring) => {
                 if let Ok(mut g) = self.ring.write() {
                     *g = (Arc::new(ring), now);
@@ -113,14 +113,15 @@ fn new_session_key() -> Result<NewServerKey, SessionTokenError> {
     })
 }
 
-async fn load_ring(store: &dyn Store, now: OffsetDateTime) -> Result<KeyRing, AuthError> {
-    let listed = keys_with_signer(store, SESSION_TOKEN_KEY_PURPOSE, now, new_session_key)
+async fn load_ring(store: &dyn Store) -> Result<KeyRing, AuthError> {
+    let ring = keys_with_signer(store, SESSION_TOKEN_KEY_PURPOSE, new_session_key)
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
-    let sealable: Vec<_> = listed
-        .iter()
+    let now = ring.now;
+    let sealable: Vec<_> = ring
+        .keys
+        .into_iter()
         .filter(|k| k.secret.len() == KEY_LEN)
-        .cloned()
         .collect();
     let current = current_signer(&sealable, now)
         .ok_or_else(|| AuthError::Internal("no usable session-token key".to_owned()))?;

@@ -20,7 +20,7 @@ use irsa_oidc::issuer::{CACHE_CONTROL, DISCOVERY_PATH, JWKS_CONTENT_TYPE, JWKS_P
 use irsa_oidc::{
     discovery_document, jwks_document, normalize_issuer_url, PublicKey, SigningKey, SigningKeyType,
 };
-use irsa_store::key_ring::{current_signer, keys_with_signer, KeyRingError};
+use irsa_store::key_ring::{keys_with_signer, KeyRingError};
 use irsa_store::{NewServerKey, ServerKey, Store, StoreError};
 
 /// Key-ring purpose of the issuer's signing keys.
@@ -225,8 +225,7 @@ pub async fn current_key(
     purpose: &str,
     kind: SigningKeyType,
 ) -> Result<ServerKey, IssuerError> {
-    let now = store.clock().now_utc();
-    let keys = keys_with_signer(store, purpose, now, || {
+    let ring = keys_with_signer(store, purpose, || {
         generate(kind).map(|key| new_server_key(purpose, &key))
     })
     .await
@@ -234,9 +233,7 @@ pub async fn current_key(
         KeyRingError::Store(err) => IssuerError::Store(err),
         KeyRingError::Generate(err) => err,
     })?;
-    // Read the clock again: generating a key (RSA) can take long enough for
-    // the new key's `not_before`, stamped by the store, to pass `now`.
-    current_signer(&keys, store.clock().now_utc())
+    ring.signer()
         .cloned()
         .ok_or_else(|| IssuerError::NoSigner(purpose.to_owned()))
 }

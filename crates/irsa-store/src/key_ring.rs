@@ -23,23 +23,47 @@ impl ServerKey {
     }
 }
 
-/// Every key of `purpose` (oldest first), after making sure one of them can
-/// sign at `now`: when none can, `generate` makes a new key, which is
+/// A key ring as read from the store, and the time it is current at.
+#[derive(Debug, Clone)]
+pub struct SigningRing {
+    /// Every key of the purpose, oldest first.
+    pub keys: Vec<ServerKey>,
+    /// The store clock's time when the ring was read (after any key was
+    /// generated): the time at which [`SigningRing::signer`] may sign.
+    pub now: OffsetDateTime,
+}
+
+impl SigningRing {
+    /// The key that signs now (see [`current_signer`]).
+    pub fn signer(&self) -> Option<&ServerKey> {
+        current_signer(&self.keys, self.now)
+    }
+}
+
+/// Every key of `purpose`, after making sure one of them can sign now (the
+/// store's clock): when none can, `generate` makes a new key, which is
 /// inserted unless another process inserted one first.
 pub async fn keys_with_signer<E>(
     store: &dyn Store,
     purpose: &str,
-    now: OffsetDateTime,
     generate: impl FnOnce() -> Result<NewServerKey, E>,
-) -> Result<Vec<ServerKey>, KeyRingError<E>> {
+) -> Result<SigningRing, KeyRingError<E>> {
+    let now = store.clock().now_utc();
     let listed = store.list_server_keys(purpose).await?;
     if listed.iter().any(|k| k.can_sign_at(now)) {
-        return Ok(listed);
+        return Ok(SigningRing { keys: listed, now });
     }
     let fresh = generate().map_err(KeyRingError::Generate)?;
     let stored = store.insert_server_key_if_absent(fresh).await?;
     tracing::info!(purpose, key_id = %stored.key_id, "key ring has a new signing key");
-    Ok(store.list_server_keys(purpose).await?)
+    let keys = store.list_server_keys(purpose).await?;
+    // Read the clock again: generating a key (RSA) can take long enough for
+    // the new key's `not_before`, stamped by the store, to pass the `now`
+    // read before it.
+    Ok(SigningRing {
+        keys,
+        now: store.clock().now_utc(),
+    })
 }
 
 /// The key that signs now: the newest one that [can sign](ServerKey::can_sign_at).
