@@ -106,13 +106,19 @@ impl AwsApi {
         clock: SharedClock,
         account: AccountId,
     ) -> Result<AwsApi, ApiError> {
-        let authn =
+        let authenticator =
             Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), account.clone()).await?);
-        let authz = Arc::new(Authorizer::new(Arc::clone(&store), clock.clone()));
+        let authorizer = Arc::new(Authorizer::new(Arc::clone(&store), clock.clone()));
         Ok(AwsApi {
             inner: Arc::new(Inner {
-                ctx: OperationContext::new(store, clock, account, Arc::clone(&authn), authz),
-                authn,
+                ctx: OperationContext::new(
+                    store,
+                    clock,
+                    account,
+                    Arc::clone(&authenticator),
+                    authorizer,
+                ),
+                authn: authenticator,
                 web_identity: OnceLock::new(),
                 extensions: RwLock::new(vec![Arc::new(ExplainAction)]),
             }),
