@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
@@ -34,4 +35,12 @@ pub trait Front: Send + Sync + 'static {
         connection: &ConnectionInfo,
         request: Request<Incoming>,
     ) -> Response<GatewayBody>;
+
+    /// The answer to a request head over the listener's limits (too many
+    /// headers, or more than `max_head_bytes`), which hyper would answer
+    /// with a bare 431. `None` keeps hyper's.
+    fn head_too_large(&self, max_head_bytes: usize) -> Option<Response<Bytes>> {
+        let _ = max_head_bytes;
+        None
+    }
 }

@@ -25,6 +25,7 @@ mod bucket_policies;
 pub mod error;
 mod front;
 pub mod metrics;
+mod oversized;
 mod pipeline;
 mod s3;
 pub mod server;

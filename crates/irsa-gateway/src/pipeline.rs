@@ -5,15 +5,19 @@
 use std::sync::Arc;
 
 use irsa_auth::{
-    AuthError, Authenticated, Authenticator, Authorizer, Caller, Check, Denial, RequestFacts,
-    Verdict,
+    AuthError, Authenticated, Authenticator, Authorizer, Caller, Check, Denial, DenialReason,
+    PolicyKind, PrincipalPolicies, RequestFacts, Verdict,
 };
 use irsa_core::{AccountId, SharedClock};
+use irsa_policy::{evaluate_outcome, PolicySet, PolicySource, RequestContext, RequestPrincipal};
 use irsa_sigv4::{Payload, RequestParts, SigV4Config};
 
 use crate::front::ConnectionInfo;
 use crate::metrics::GatewayMetrics;
 use crate::upstream::Upstream;
+
+/// How denials and audit lines name the unsigned caller.
+pub const ANONYMOUS: &str = "anonymous";
 
 /// The shared machinery behind every front.
 #[derive(Debug, Clone)]
@@ -62,26 +66,95 @@ impl Pipeline {
         }
     }
 
+    /// The policies that apply to a caller (`None` for the root, whom
+    /// identity policies do not limit), loaded once per request.
+    pub async fn caller_policies(
+        &self,
+        caller: &Caller,
+    ) -> Result<Option<Arc<PrincipalPolicies>>, AuthError> {
+        if caller.is_root() {
+            Ok(None)
+        } else {
+            Ok(Some(self.authorizer.caller_policies(caller).await?))
+        }
+    }
+
     /// Decides every check (all of them, so a front can answer per item,
-    /// as DeleteObjects does), loading the caller's policies once.
+    /// as DeleteObjects does) with the caller's loaded policies.
+    pub fn decide_all(
+        &self,
+        caller: &Caller,
+        policies: Option<&PrincipalPolicies>,
+        facts: &RequestFacts,
+        checks: &[Check<'_>],
+    ) -> Vec<Verdict> {
+        checks
+            .iter()
+            .map(|check| self.authorizer.decide(caller, policies, facts, check))
+            .collect()
+    }
+
+    /// Decides every check, loading the caller's policies once.
     pub async fn authorize(
         &self,
         caller: &Caller,
         facts: &RequestFacts,
         checks: &[Check<'_>],
     ) -> Result<Vec<Verdict>, AuthError> {
-        let policies = if caller.is_root() {
-            None
-        } else {
-            Some(self.authorizer.caller_policies(caller).await?)
-        };
-        Ok(checks
+        let policies = self.caller_policies(caller).await?;
+        Ok(self.decide_all(caller, policies.as_deref(), facts, checks))
+    }
+
+    /// Decides every check of an unsigned request: the anonymous principal
+    /// has no identity policies, so only a resource policy that grants to
+    /// everyone (`"Principal": "*"` or `{"AWS": "*"}`) allows, and any
+    /// explicit deny in it wins.
+    pub fn authorize_anonymous(&self, facts: &RequestFacts, checks: &[Check<'_>]) -> Vec<Verdict> {
+        checks
             .iter()
             .map(|check| {
-                self.authorizer
-                    .decide(caller, policies.as_deref(), facts, check)
+                let mut ctx = RequestContext::new(
+                    RequestPrincipal::anonymous(),
+                    check.action,
+                    check.resource,
+                    self.clock.now_utc(),
+                );
+                facts.add_global_keys(&mut ctx);
+                for (key, values) in check.context {
+                    ctx.insert(key, values.clone());
+                }
+                let Some(resource) = check.resource_policy else {
+                    return Verdict::Denied(Denial::new(
+                        ANONYMOUS,
+                        check.action,
+                        check.resource,
+                        DenialReason::NoAllow(PolicyKind::ResourceBased),
+                    ));
+                };
+                let outcome = evaluate_outcome(
+                    &ctx,
+                    &PolicySet {
+                        resource: Some(PolicySource::new(resource.id, resource.policy)),
+                        same_account: false,
+                        ..PolicySet::default()
+                    },
+                );
+                if outcome.decision.is_allowed() {
+                    return Verdict::Allowed;
+                }
+                let reason = if outcome.decision == irsa_policy::Decision::ExplicitDeny {
+                    DenialReason::ExplicitDeny(PolicyKind::ResourceBased)
+                } else {
+                    DenialReason::NoAllow(PolicyKind::ResourceBased)
+                };
+                let mut denial = Denial::new(ANONYMOUS, check.action, check.resource, reason);
+                denial.deciding = outcome.deciding_deny.map(|s| match s.sid {
+                    Some(sid) => format!("{}#{sid}", s.source_id),
+                    None => format!("{}#{}", s.source_id, s.index),
+                });
+                Verdict::Denied(denial)
             })
-            .collect())
+            .collect()
     }
 
     /// The audit line of a denial: who, what, on what, and the statement

@@ -12,18 +12,21 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use irsa_auth::{Caller, Check, RequestFacts, ResourcePolicy, Verdict};
+use irsa_auth::{AuthError, Caller, Check, RequestFacts, ResourcePolicy, Verdict};
 use irsa_s3::{
     AddressingConfig, AuthContext, AuthType, AuthorizationRequest, BodyHandling,
     DeleteObjectsRequest, Operation, RequestInput, S3Error, S3ErrorCode, S3Request,
 };
-use irsa_sigv4::{ChunkedOptions, PayloadMode, SigV4Config, SignatureForm, VerifiedSignature};
+use irsa_sigv4::{
+    ChunkedOptions, PayloadCheck, PayloadMode, SigV4Config, SigV4Error, SignatureForm,
+    VerifiedSignature,
+};
 use irsa_store::Store;
 use sha2::{Digest as _, Sha256};
 
 use crate::body::{
-    full, read_verified, BodyVerdict, BoxError, CheckedBody, ChunkedBody, Counted, GatewayBody,
-    Reframe, Verifier,
+    full, read_verified, BodyVerdict, CheckedBody, ChunkedBody, Counted, GatewayBody, Reframe,
+    Verifier,
 };
 use crate::bucket_policies::{BucketPolicies, LoadedBucketPolicy};
 use crate::error::{from_auth, from_denial, from_sigv4};
@@ -93,8 +96,9 @@ impl From<S3Error> for Failure {
 
 /// The authenticated, classified request on its way through the handler.
 struct Admitted {
-    caller: Caller,
-    signature: VerifiedSignature,
+    /// `None`: an unsigned request, the anonymous principal.
+    caller: Option<Caller>,
+    signature: Option<VerifiedSignature>,
     facts: RequestFacts,
     context: AuthContext,
     request: S3Request,
@@ -205,17 +209,53 @@ impl S3Front {
         parts: &http::request::Parts,
     ) -> Result<(Admitted, Verifier), Failure> {
         let signed = signed_request(parts);
-        let authenticated = self
-            .pipeline
-            .authenticate(&self.sigv4, &signed)
-            .await
-            .map_err(|e| Failure::from(from_auth(&e)))?;
-        let (caller, signature) = authenticated.into_parts();
+        let (caller, signature) = match self.pipeline.authenticate(&self.sigv4, &signed).await {
+            Ok(authenticated) => {
+                let (caller, signature) = authenticated.into_parts();
+                (Some(caller), Some(signature))
+            }
+            // Unsigned: the anonymous principal, allowed only what a
+            // bucket policy grants to everyone.
+            Err(AuthError::SigV4(SigV4Error::MissingAuthenticationToken)) => (None, None),
+            Err(e) => return Err(Failure::from(from_auth(&e))),
+        };
         let request = irsa_s3::classify(&self.addressing, &RequestInput::from_parts(parts))?;
         let operation = request.operation;
         let with_op = |error: S3Error| Failure {
             error,
             operation: Some(operation),
+        };
+        let Some(signature) = signature else {
+            let streaming = parts
+                .headers
+                .get("x-amz-content-sha256")
+                .and_then(|v| v.to_str().ok())
+                .and_then(PayloadMode::from_header_value)
+                .is_some_and(|m| m.is_streaming());
+            if streaming {
+                return Err(with_op(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "aws-chunked uploads must be signed",
+                )));
+            }
+            let check = PayloadCheck::for_request(&PayloadMode::Unsigned, &signed)
+                .map_err(|e| with_op(from_sigv4(&e)))?;
+            let region = self.pipeline.upstream.config().region.clone();
+            return Ok((
+                Admitted {
+                    caller,
+                    signature: None,
+                    facts: Pipeline::facts(connection, &region),
+                    context: AuthContext {
+                        auth_type: None,
+                        tls_version: connection.tls_version.map(str::to_owned),
+                        signature_age_ms: None,
+                        resource_account: Some(self.pipeline.account.clone()),
+                    },
+                    request,
+                },
+                Verifier::Plain(check),
+            ));
         };
         let mode = signature.payload_mode();
         let verifier = if mode.is_streaming() {
@@ -252,7 +292,7 @@ impl S3Front {
         Ok((
             Admitted {
                 caller,
-                signature,
+                signature: Some(signature),
                 facts,
                 context,
                 request,
@@ -296,12 +336,51 @@ impl S3Front {
         admitted: &Admitted,
         checks: &[AuthorizationRequest],
     ) -> Result<Vec<Verdict>, S3Error> {
-        let skip_bucket_policy =
-            admitted.caller.is_root() && admitted.request.operation.is_answered_by_gateway();
+        let skip_bucket_policy = admitted.caller.as_ref().is_some_and(Caller::is_root)
+            && admitted.request.operation.is_answered_by_gateway();
         let policies = if skip_bucket_policy {
             HashMap::new()
         } else {
             self.policies_for(checks).await?
+        };
+        let caller_policies = match &admitted.caller {
+            Some(caller) => self
+                .pipeline
+                .caller_policies(caller)
+                .await
+                .map_err(|e| from_auth(&e))?,
+            None => None,
+        };
+        // s3:ExistingObjectTag/<key> needs the object's tags, an upstream
+        // call: made only when a policy that applies mentions the key.
+        let mut with_tags;
+        let checks = if checks.iter().any(|c| c.existing_object_tags.is_some())
+            && (caller_policies
+                .as_deref()
+                .is_some_and(principal_mentions_existing_tags)
+                || policies.values().any(|p| mentions_existing_tags(&p.policy)))
+        {
+            with_tags = checks.to_vec();
+            let mut fetched: HashMap<(String, String), Vec<irsa_s3::Tag>> = HashMap::new();
+            for check in &mut with_tags {
+                let Some(object) = check.existing_object_tags.clone() else {
+                    continue;
+                };
+                let id = (
+                    object.bucket.as_str().to_owned(),
+                    object.key.as_str().to_owned(),
+                );
+                if !fetched.contains_key(&id) {
+                    let tags = self.existing_object_tags(&object).await?;
+                    fetched.insert(id.clone(), tags);
+                }
+                if let Some(tags) = fetched.get(&id) {
+                    check.add_existing_object_tags(tags);
+                }
+            }
+            &with_tags[..]
+        } else {
+            checks
         };
         let contexts: Vec<Vec<(String, Vec<String>)>> = checks
             .iter()
@@ -330,17 +409,67 @@ impl S3Front {
                     .with_resource_policy(resource_policy)
             })
             .collect();
-        let verdicts = self
-            .pipeline
-            .authorize(&admitted.caller, &admitted.facts, &iam_checks)
-            .await
-            .map_err(|e| from_auth(&e))?;
+        let verdicts = match &admitted.caller {
+            Some(caller) => self.pipeline.decide_all(
+                caller,
+                caller_policies.as_deref(),
+                &admitted.facts,
+                &iam_checks,
+            ),
+            None => self
+                .pipeline
+                .authorize_anonymous(&admitted.facts, &iam_checks),
+        };
         for verdict in &verdicts {
             if let Verdict::Denied(denial) = verdict {
                 Pipeline::audit_denial("s3", request_id, connection, denial);
             }
         }
         Ok(verdicts)
+    }
+
+    /// The tags of an object (GetObjectTagging upstream). A store without
+    /// object tagging (Garage answers 501) or a missing object has none;
+    /// any other failure refuses the request, because absent tags could
+    /// let a `Deny … s3:ExistingObjectTag` slip.
+    async fn existing_object_tags(
+        &self,
+        object: &irsa_s3::ObjectRef,
+    ) -> Result<Vec<irsa_s3::Tag>, S3Error> {
+        let mut path = format!(
+            "/{}/{}?tagging",
+            s3_encode(object.bucket.as_str(), false),
+            s3_encode(object.key.as_str(), true)
+        );
+        if let Some(version) = &object.version_id {
+            path.push_str("&versionId=");
+            path.push_str(&s3_encode(version, false));
+        }
+        let response = self
+            .send_upstream(
+                &Method::GET,
+                &path,
+                HeaderMap::new(),
+                EMPTY_SHA256,
+                full(Bytes::new()),
+            )
+            .await?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::NOT_IMPLEMENTED {
+            return Ok(Vec::new());
+        }
+        let unavailable = |why: &str| {
+            tracing::warn!(%status, why, "cannot read the object's tags for s3:ExistingObjectTag");
+            S3Error::from_code(S3ErrorCode::ServiceUnavailable)
+        };
+        if !status.is_success() {
+            return Err(unavailable("upstream refused GetObjectTagging"));
+        }
+        let body = self.client_response(response).into_body();
+        let bytes = collect_limited(body, irsa_s3::TAGGING_BODY_LIMIT)
+            .await
+            .ok_or_else(|| unavailable("tagging document unreadable or too large"))?;
+        irsa_s3::parse_tagging_xml(&bytes).map_err(|_| unavailable("malformed tagging document"))
     }
 
     /// Every check must be allowed; the first denial is the answer.
@@ -363,6 +492,12 @@ impl S3Front {
             .decide(connection, request_id, admitted, checks)
             .await?;
         match verdicts.into_iter().find(|v| !v.is_allowed()) {
+            // S3 words denials in detail only for callers of the bucket's
+            // own account; everyone else (the anonymous caller too) reads
+            // "Access Denied".
+            Some(Verdict::Denied(_)) if admitted.caller.is_none() => {
+                Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"))
+            }
             Some(Verdict::Denied(denial)) => Err(from_denial(&denial)),
             _ => Ok(()),
         }
@@ -490,7 +625,10 @@ impl S3Front {
         verifier: Verifier,
     ) -> Result<Response<GatewayBody>, S3Error> {
         let path = upstream_path_and_query(&admitted.request, parts.uri.query());
-        let mode = admitted.signature.payload_mode().clone();
+        let mode = admitted
+            .signature
+            .as_ref()
+            .map_or(PayloadMode::Unsigned, |s| s.payload_mode().clone());
         let mut headers = forwarded_headers(&parts.headers);
         let verdict = BodyVerdict::default();
         let received = Counted::new(body, self.pipeline.metrics.received());
@@ -651,9 +789,8 @@ impl S3Front {
     fn client_response(&self, response: Response<Incoming>) -> Response<GatewayBody> {
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        let body = Counted::new(body, self.pipeline.metrics.sent())
-            .map_err(|e| -> BoxError { Box::new(e) })
-            .boxed_unsync();
+        let body = self.pipeline.upstream.idle_bounded(body);
+        let body = Counted::new(body, self.pipeline.metrics.sent()).boxed_unsync();
         Response::from_parts(parts, body)
     }
 }
@@ -713,6 +850,29 @@ impl Front for S3Front {
         );
         response
     }
+
+    /// S3's answer to a head over the limits: 400
+    /// `RequestHeaderSectionTooLarge` with `MaxSizeAllowed`.
+    fn head_too_large(&self, max_head_bytes: usize) -> Option<Response<Bytes>> {
+        let request_id = new_request_id();
+        let host_id = new_host_id();
+        let error = S3Error::from_code(S3ErrorCode::RequestHeaderSectionTooLarge)
+            .with_detail("MaxSizeAllowed", max_head_bytes.to_string());
+        self.pipeline
+            .metrics
+            .observe(UNKNOWN_OPERATION, error.code().as_str(), 0.0);
+        let mut response = Response::new(Bytes::from(error.to_xml(&request_id, &host_id)));
+        *response.status_mut() = error.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-amz-request-id", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&host_id) {
+            headers.insert("x-amz-id-2", v);
+        }
+        Some(response)
+    }
 }
 
 async fn read_body(
@@ -753,6 +913,17 @@ fn upstream_failure(error: UpstreamError) -> S3Error {
             )
         }
         UpstreamError::BodyRejected => S3Error::from_code(S3ErrorCode::IncompleteBody),
+        UpstreamError::NoResponse(after) => {
+            tracing::warn!(
+                timeout_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                "upstream did not answer"
+            );
+            S3Error::new(
+                S3ErrorCode::ServiceUnavailable,
+                "The storage backend did not answer in time. Please try again.",
+            )
+        }
+        UpstreamError::ClientStalled(_) => S3Error::from_code(S3ErrorCode::RequestTimeout),
         other => {
             tracing::error!(error = %other, "cannot forward to the upstream");
             S3Error::from_code(S3ErrorCode::InternalError)
@@ -776,13 +947,12 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `x-amz-request-id`: 16 upper-case hex digits, as S3's.
 fn new_request_id() -> String {
-    let id = uuid::Uuid::new_v4();
-    id.simple().to_string()[..16].to_ascii_uppercase()
+    irsa_core::UniqueRequestId::next().to_s3_request_id()
 }
 
 /// `x-amz-id-2`: opaque, base64.
 fn new_host_id() -> String {
-    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes())
+    base64::engine::general_purpose::STANDARD.encode(irsa_core::UniqueRequestId::next().to_bytes())
 }
 
 fn status_only(status: StatusCode) -> Response<GatewayBody> {
@@ -815,6 +985,30 @@ fn error_response(
     };
     *response.status_mut() = error.status();
     response
+}
+
+/// Whether a policy has a condition on `s3:ExistingObjectTag/…`.
+fn mentions_existing_tags(policy: &irsa_policy::Policy) -> bool {
+    policy.statements.iter().any(|statement| {
+        statement.conditions.iter().any(|block| {
+            block.entries.iter().any(|entry| {
+                entry
+                    .key
+                    .get(..irsa_s3::EXISTING_OBJECT_TAG_PREFIX.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(irsa_s3::EXISTING_OBJECT_TAG_PREFIX))
+            })
+        })
+    })
+}
+
+/// Whether any of a caller's policies mentions `s3:ExistingObjectTag/…`.
+fn principal_mentions_existing_tags(policies: &irsa_auth::PrincipalPolicies) -> bool {
+    policies
+        .identity
+        .iter()
+        .chain(&policies.session)
+        .chain(policies.boundary.iter())
+        .any(|(_, policy)| mentions_existing_tags(policy))
 }
 
 /// The bucket of an S3 ARN (`arn:aws:s3:::bucket[/key]`).

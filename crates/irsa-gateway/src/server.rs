@@ -13,13 +13,15 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::front::{ConnectionInfo, Front};
+use crate::oversized::{raw_response, AnswerFn, OversizedHeadAnswer};
 
 /// Connection limits and TLS.
 #[derive(Clone)]
 pub struct ServerOptions {
     /// A client must send its whole request head within this.
     pub header_read_timeout: Duration,
-    /// More headers than this → 431 (S3 clients send a few dozen).
+    /// More headers than this → the front's error (S3:
+    /// `RequestHeaderSectionTooLarge`); S3 clients send a few dozen.
     pub max_headers: usize,
     /// Largest request head in bytes (S3: 8 KiB of user metadata; 64 KiB here).
     pub max_head_bytes: usize,
@@ -88,6 +90,15 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         let handshake_timeout = options.header_read_timeout;
+        let answer: AnswerFn = {
+            let front = Arc::clone(&front);
+            let max_head_bytes = options.max_head_bytes;
+            Arc::new(move || {
+                front
+                    .head_too_large(max_head_bytes)
+                    .map(|response| raw_response(&response))
+            })
+        };
         tokio::spawn(async move {
             match tls {
                 None => {
@@ -96,7 +107,8 @@ pub async fn serve(
                         secure_transport: false,
                         tls_version: None,
                     };
-                    let conn = http.serve_connection(TokioIo::new(stream), service(front, info));
+                    let io = OversizedHeadAnswer::new(stream, Some(answer));
+                    let conn = http.serve_connection(TokioIo::new(io), service(front, info));
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
@@ -128,7 +140,8 @@ pub async fn serve(
                         secure_transport: true,
                         tls_version,
                     };
-                    let conn = http.serve_connection(TokioIo::new(stream), service(front, info));
+                    let io = OversizedHeadAnswer::new(stream, Some(answer));
+                    let conn = http.serve_connection(TokioIo::new(io), service(front, info));
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }

@@ -3,6 +3,11 @@
 //! signing is not the product, verifying is).
 
 use std::fmt;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
@@ -12,6 +17,8 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use http::header::{HeaderName, HeaderValue, HOST};
 use http::{HeaderMap, Method, Request, Response, Uri};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -19,7 +26,12 @@ use hyper_util::rt::TokioExecutor;
 use irsa_core::SecretString;
 use irsa_sigv4::{ChunkSigningContext, SigV4Error};
 
-use crate::body::GatewayBody;
+use crate::body::{BoxError, GatewayBody};
+
+/// How long the upstream may stay silent before the client gets 503, by
+/// default: as long as the Query API lets a request take
+/// (`--request-timeout`'s default, 30 s).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the upstream is and how the gateway signs for it.
 #[derive(Clone)]
@@ -59,6 +71,14 @@ pub enum UpstreamError {
     /// request was aborted on purpose).
     #[error("request body refused")]
     BodyRejected,
+    /// The upstream neither read the request body nor answered for the
+    /// response timeout (the request was aborted).
+    #[error("the upstream did not answer within {0:?}")]
+    NoResponse(Duration),
+    /// The client stopped sending its body for the response timeout (the
+    /// upstream request was aborted; S3 says `RequestTimeout`).
+    #[error("the client sent no body bytes for {0:?}")]
+    ClientStalled(Duration),
 }
 
 /// The upstream store.
@@ -70,12 +90,14 @@ pub struct Upstream {
     /// Path prefix of the endpoint, without a trailing slash ("" usually).
     prefix: String,
     config: UpstreamConfig,
+    response_timeout: Duration,
 }
 
 impl fmt::Debug for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upstream")
             .field("config", &self.config)
+            .field("response_timeout", &self.response_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -130,7 +152,22 @@ impl Upstream {
             authority,
             prefix,
             config,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
         })
+    }
+
+    /// The longest the upstream may go without reading the request body or
+    /// answering (and, while a response streams, without sending a byte).
+    /// An idle bound rather than a total one, so a 5 GiB upload that keeps
+    /// moving is never cut off. Default [`DEFAULT_RESPONSE_TIMEOUT`].
+    #[must_use]
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    pub fn response_timeout(&self) -> Duration {
+        self.response_timeout
     }
 
     pub fn config(&self) -> &UpstreamConfig {
@@ -242,18 +279,180 @@ impl Upstream {
     }
 
     /// Sends a signed request. Connection failures (refused, timed out,
-    /// DNS) are [`UpstreamError::Unreachable`].
+    /// DNS) are [`UpstreamError::Unreachable`]; an upstream that stops
+    /// reading the body or does not answer within the response timeout is
+    /// [`UpstreamError::NoResponse`] (the request is dropped, so the store
+    /// sees an aborted request and commits nothing).
     pub async fn send(
         &self,
         request: Request<GatewayBody>,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        self.client.request(request).await.map_err(|e| {
-            if is_body_rejection(&e) {
-                UpstreamError::BodyRejected
-            } else {
-                UpstreamError::Unreachable(error_chain(&e))
+        let activity = Activity::new();
+        let watched = activity.clone();
+        let request = request.map(|inner| {
+            Watched {
+                inner,
+                activity: watched,
             }
-        })
+            .boxed_unsync()
+        });
+        let sent = self.client.request(request);
+        tokio::pin!(sent);
+        let timeout = self.response_timeout;
+        loop {
+            tokio::select! {
+                result = &mut sent => {
+                    return result.map_err(|e| {
+                        if is_body_rejection(&e) {
+                            UpstreamError::BodyRejected
+                        } else {
+                            UpstreamError::Unreachable(error_chain(&e))
+                        }
+                    });
+                }
+                () = tokio::time::sleep_until(activity.last() + timeout) => {
+                    // Re-armed while the body keeps moving.
+                    if activity.last() + timeout <= tokio::time::Instant::now() {
+                        return Err(if activity.waiting_on_client() {
+                            UpstreamError::ClientStalled(timeout)
+                        } else {
+                            UpstreamError::NoResponse(timeout)
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The upstream's response body, ended with an error when the upstream
+    /// sends nothing for the response timeout (the client sees the
+    /// connection cut rather than waiting forever).
+    pub fn idle_bounded<B>(&self, body: B) -> IdleBounded<B> {
+        IdleBounded {
+            inner: body,
+            timeout: self.response_timeout,
+            sleep: Box::pin(tokio::time::sleep(self.response_timeout)),
+        }
+    }
+}
+
+/// When the request body last moved, and whether it is waiting on the
+/// client (then a stall is the client's, not the upstream's).
+#[derive(Debug, Clone)]
+struct Activity(Arc<ActivityState>);
+
+#[derive(Debug)]
+struct ActivityState {
+    started: tokio::time::Instant,
+    last_ms: AtomicU64,
+    waiting_on_client: AtomicBool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self(Arc::new(ActivityState {
+            started: tokio::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+            waiting_on_client: AtomicBool::new(false),
+        }))
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        self.0.started + Duration::from_millis(self.0.last_ms.load(Ordering::Relaxed))
+    }
+
+    fn waiting_on_client(&self) -> bool {
+        self.0.waiting_on_client.load(Ordering::Relaxed)
+    }
+}
+
+/// A request body that records its progress in an [`Activity`].
+struct Watched {
+    inner: GatewayBody,
+    activity: Activity,
+}
+
+impl Body for Watched {
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let waiting = polled.is_pending();
+        self.activity
+            .0
+            .waiting_on_client
+            .store(waiting, Ordering::Relaxed);
+        if !waiting {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body that fails when no frame arrives for `timeout`.
+pub struct IdleBounded<B> {
+    inner: B,
+    timeout: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> fmt::Debug for IdleBounded<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdleBounded")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The upstream went silent in the middle of a response body.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream sent nothing for {0:?} in the middle of a response")]
+pub struct ResponseStalled(pub Duration);
+
+impl<B> Body for IdleBounded<B>
+where
+    B: Body<Data = bytes::Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            self.sleep.as_mut().reset(deadline);
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        ready!(self.sleep.as_mut().poll(cx));
+        Poll::Ready(Some(Err(Box::new(ResponseStalled(self.timeout)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

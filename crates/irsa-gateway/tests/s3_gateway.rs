@@ -1,13 +1,15 @@
 //! The S3 gateway end to end: aws-sdk-rust and hand-signed requests
 //! against irsa's gateway in front of a real Garage.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::similar_names)]
+
+use std::fmt::Write as _;
 
 mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::{bucket_name, send, sign_headers, upstream_env, Gateway, UpstreamEnv};
+use common::{bucket_name, send, sign_headers, upstream_env, Db, Gateway, UpstreamEnv};
 use sha2::{Digest as _, Sha256};
 
 fn hex_sha256(data: &[u8]) -> String {
@@ -23,8 +25,14 @@ fn role_policy(bucket: &str) -> String {
 }
 
 async fn setup(prefix: &str) -> Option<(Gateway, String)> {
+    setup_on(prefix, Db::Sqlite).await
+}
+
+/// A gateway on `db` and a fresh bucket; `None` when Garage (or, for
+/// PostgreSQL, `IRSA_TEST_DATABASE_URL`) is not configured.
+async fn setup_on(prefix: &str, db: Db) -> Option<(Gateway, String)> {
     let upstream = upstream_env()?;
-    let gateway = Gateway::start(&upstream).await;
+    let gateway = Gateway::start_on(&upstream, db).await?;
     let bucket = bucket_name(prefix);
     gateway
         .s3(gateway.root.clone())
@@ -215,10 +223,20 @@ async fn odd_and_long_keys_round_trip_byte_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bucket_policy_grants_and_denies() {
-    let Some((gateway, bucket)) = setup("gw-policy").await else {
+async fn bucket_policy_grants_and_denies_sqlite() {
+    bucket_policy_grants_and_denies(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bucket_policy_grants_and_denies_postgres() {
+    bucket_policy_grants_and_denies(Db::Postgres).await;
+}
+
+async fn bucket_policy_grants_and_denies(db: Db) {
+    let Some((gateway, bucket)) = setup_on("gw-policy", db).await else {
         return;
     };
+    assert_eq!(gateway.backend, db);
     let root = gateway.s3(gateway.root.clone());
     root.put_object()
         .bucket(&bucket)
@@ -330,7 +348,9 @@ async fn bucket_policy_grants_and_denies() {
         .await
         .unwrap();
     assert_eq!(
-        status.policy_status().and_then(|s| s.is_public()),
+        status
+            .policy_status()
+            .and_then(aws_sdk_s3::types::PolicyStatus::is_public),
         Some(false)
     );
     root.delete_bucket_policy()
@@ -683,4 +703,570 @@ async fn unreachable_upstream_answers_503_promptly() {
     let status = err.raw_response().map(|r| r.status().as_u16());
     assert_eq!(status, Some(503), "{err:?}");
     assert_eq!(error_code(&err), "ServiceUnavailable");
+}
+
+/// An upstream that accepts connections and never answers: the client
+/// gets 503 `ServiceUnavailable` (S3 XML) once the response timeout ran
+/// out, never a hang, and a PUT's body is abandoned (the upstream request
+/// is dropped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn silent_upstream_answers_503_within_the_response_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            // Kept open, never read from, never written to.
+            connections.push(stream);
+        }
+    });
+    let upstream = UpstreamEnv {
+        url: format!("http://{silent_addr}"),
+        access_key_id: "GKsilent".into(),
+        secret_access_key: "secret".into(),
+        region: "us-east-1".into(),
+    };
+    let gateway = Gateway::start_with(
+        &upstream,
+        common::Options {
+            response_timeout: Some(Duration::from_millis(1500)),
+            ..common::Options::default()
+        },
+    )
+    .await;
+    let s3 = gateway.s3(gateway.root.clone());
+    let no_retry = || {
+        aws_sdk_s3::config::Config::builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+    };
+    let started = Instant::now();
+    let err = s3
+        .get_object()
+        .bucket("any")
+        .key("k")
+        .customize()
+        .config_override(no_retry())
+        .send()
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1400),
+        "answered before the timeout: {took:?}"
+    );
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{err:?}"
+    );
+    assert_eq!(error_code(&err), "ServiceUnavailable");
+
+    let started = Instant::now();
+    let err = s3
+        .put_object()
+        .bucket("any")
+        .key("k")
+        .body(ByteStream::from(vec![7u8; 64 * 1024]))
+        .customize()
+        .config_override(no_retry())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{err:?}"
+    );
+    assert_eq!(error_code(&err), "ServiceUnavailable");
+
+    // A raw request sees S3's XML document.
+    let url = format!("{}/any/k", gateway.s3_endpoint());
+    let (headers, _) = sign_headers(
+        &gateway.root,
+        "GET",
+        &url,
+        &[],
+        &hex_sha256(b""),
+        "us-east-1",
+        "s3",
+        SystemTime::now(),
+    );
+    let answer = send("GET", &url, &headers, Vec::new()).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(answer.body.starts_with("<?xml"), "{answer:?}");
+    assert_eq!(answer.code(), "ServiceUnavailable");
+    held.abort();
+}
+
+/// Sends raw bytes on a fresh connection and reads the answer until the
+/// server closes.
+async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.split();
+    let writer = async {
+        // The server may answer (and stop reading) before all is sent.
+        let _ = write.write_all(request).await;
+    };
+    let reader = async {
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), read.read_to_end(&mut out)).await;
+        out
+    };
+    let ((), out) = tokio::join!(writer, reader);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// 10,000 headers, or one huge header: S3's 400
+/// `RequestHeaderSectionTooLarge` XML (not hyper's bare 431, never a
+/// 500), and the gateway keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oversized_heads_get_s3_errors() {
+    let Some((gateway, bucket)) = setup("gw-heads").await else {
+        return;
+    };
+    let host = gateway.s3_addr.to_string();
+    let mut many = format!("GET /{bucket}/k HTTP/1.1\r\nhost: {host}\r\n");
+    for i in 0..10_000 {
+        let _ = write!(many, "x-amz-meta-h{i}: v\r\n");
+    }
+    many.push_str("\r\n");
+    let huge = format!(
+        "PUT /{bucket}/k HTTP/1.1\r\nhost: {host}\r\nx-amz-meta-big: {}\r\ncontent-length: 0\r\n\r\n",
+        "v".repeat(200 * 1024)
+    );
+    for request in [many, huge] {
+        let answer = raw_exchange(gateway.s3_addr, request.as_bytes()).await;
+        let head = answer.split("\r\n").next().unwrap_or_default().to_owned();
+        assert_eq!(head, "HTTP/1.1 400 Bad Request", "{answer}");
+        assert!(
+            answer.contains("<Code>RequestHeaderSectionTooLarge</Code>"),
+            "{answer}"
+        );
+        assert!(answer.contains("<MaxSizeAllowed>"), "{answer}");
+        assert!(answer.contains("<RequestId>"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("content-type: application/xml"),
+            "{answer}"
+        );
+    }
+    // Others are still served.
+    let s3 = gateway.s3(gateway.root.clone());
+    s3.put_object()
+        .bucket(&bucket)
+        .key("after")
+        .body(ByteStream::from_static(b"still here"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("after")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"still here"
+    );
+}
+
+/// Unsigned requests are the anonymous principal: allowed only what the
+/// bucket policy grants to everyone (`"*"` or `{"AWS": "*"}`), otherwise
+/// `AccessDenied` with S3's plain "Access Denied" (the detailed message is
+/// for the bucket owner's own account).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn anonymous_requests_need_a_public_bucket_policy_sqlite() {
+    anonymous_requests_need_a_public_bucket_policy(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn anonymous_requests_need_a_public_bucket_policy_postgres() {
+    anonymous_requests_need_a_public_bucket_policy(Db::Postgres).await;
+}
+
+async fn anonymous_requests_need_a_public_bucket_policy(db: Db) {
+    let Some((gateway, bucket)) = setup_on("gw-anon", db).await else {
+        return;
+    };
+    let s3 = gateway.s3(gateway.root.clone());
+    s3.put_object()
+        .bucket(&bucket)
+        .key("public.txt")
+        .body(ByteStream::from_static(b"for everyone"))
+        .send()
+        .await
+        .unwrap();
+    let url = format!("{}/{bucket}/public.txt", gateway.s3_endpoint());
+    let denied = send("GET", &url, &[], Vec::new()).await;
+    assert_eq!(denied.status, 403, "{denied:?}");
+    assert_eq!(denied.code(), "AccessDenied");
+    assert!(
+        denied.body.contains("<Message>Access Denied</Message>"),
+        "{denied:?}"
+    );
+
+    for principal in [r#""*""#, r#"{"AWS":"*"}"#] {
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicRead","Effect":"Allow","Principal":{principal},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+        );
+        s3.put_bucket_policy()
+            .bucket(&bucket)
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+        let allowed = send("GET", &url, &[], Vec::new()).await;
+        assert_eq!(allowed.status, 200, "{principal}: {allowed:?}");
+        assert_eq!(allowed.body, "for everyone");
+    }
+
+    // The policy grants GetObject only: an anonymous write is refused and
+    // nothing is written.
+    let put_url = format!("{}/{bucket}/anonymous-write.txt", gateway.s3_endpoint());
+    let put = send("PUT", &put_url, &[], b"graffiti".to_vec()).await;
+    assert_eq!(put.status, 403, "{put:?}");
+    assert_eq!(put.code(), "AccessDenied");
+    assert!(s3
+        .head_object()
+        .bucket(&bucket)
+        .key("anonymous-write.txt")
+        .send()
+        .await
+        .is_err());
+    // Other operations of the anonymous caller are refused too.
+    let list = send(
+        "GET",
+        &format!("{}/{bucket}", gateway.s3_endpoint()),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(list.status, 403, "{list:?}");
+    assert_eq!(list.code(), "AccessDenied");
+
+    // Without the policy, the object is private again.
+    s3.delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let denied = send("GET", &url, &[], Vec::new()).await;
+    assert_eq!(denied.status, 403, "{denied:?}");
+}
+
+/// An upstream with object tagging (Garage has none): every object is
+/// tagged `team=a`; counts the GetObjectTagging calls it gets.
+async fn tagging_upstream(
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> (UpstreamEnv, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move |uri: http::Uri| {
+        let calls = std::sync::Arc::clone(&calls);
+        async move {
+            if uri.query().is_some_and(|q| q.split('&').any(|p| p == "tagging" || p == "tagging=")) {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Tagging><TagSet><Tag><Key>team</Key><Value>a</Value></Tag></TagSet></Tagging>".to_owned()
+            } else {
+                "tagged body".to_owned()
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (
+        UpstreamEnv {
+            url: format!("http://{addr}"),
+            access_key_id: "GKtagging".into(),
+            secret_access_key: "secret".into(),
+            region: "us-east-1".into(),
+        },
+        task,
+    )
+}
+
+fn tag_policy(bucket: &str, team: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*","Condition":{{"StringEquals":{{"s3:ExistingObjectTag/team":"{team}"}}}}}}]}}"#
+    )
+}
+
+/// `s3:ExistingObjectTag/…` in a policy makes the gateway read the
+/// object's tags from the upstream first (and only then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn existing_object_tags_are_fetched_when_a_policy_needs_them() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (upstream, task) = tagging_upstream(std::sync::Arc::clone(&calls)).await;
+    let gateway = Gateway::start(&upstream).await;
+    let (_, team_a) = gateway.role("tag-a", &tag_policy("tagged", "a")).await;
+    let got = gateway
+        .s3(team_a)
+        .get_object()
+        .bucket("tagged")
+        .key("doc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"tagged body"
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let (_, team_b) = gateway.role("tag-b", &tag_policy("tagged", "b")).await;
+    let err = gateway
+        .s3(team_b)
+        .get_object()
+        .bucket("tagged")
+        .key("doc")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AccessDenied");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // No policy mentions the key: no upstream call for tags.
+    let (_, plain) = gateway.role("plain", &role_policy("tagged")).await;
+    gateway
+        .s3(plain)
+        .get_object()
+        .bucket("tagged")
+        .key("doc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    task.abort();
+}
+
+/// Garage has no object tagging (GetObjectTagging is 501 there): its
+/// objects have no tags, so a policy that requires one denies, with the
+/// ordinary AccessDenied (not a 503 from the failed tag read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn existing_object_tag_required_but_garage_object_has_none() {
+    let Some((gateway, bucket)) = setup("gw-tags").await else {
+        return;
+    };
+    gateway
+        .s3(gateway.root.clone())
+        .put_object()
+        .bucket(&bucket)
+        .key("doc")
+        .body(ByteStream::from_static(b"untagged"))
+        .send()
+        .await
+        .unwrap();
+    let (arn, creds) = gateway.role("needs-tag", &tag_policy(&bucket, "a")).await;
+    let err = gateway
+        .s3(creds)
+        .get_object()
+        .bucket(&bucket)
+        .key("doc")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{err:?}"
+    );
+    assert_eq!(error_code(&err), "AccessDenied");
+    assert_eq!(
+        error_message(&err),
+        format!("User: {arn} is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::{bucket}/doc\" because no identity-based policy allows the s3:GetObject action")
+    );
+}
+
+/// The walkthrough's last step: credentials from AssumeRoleWithWebIdentity
+/// (a service-account token of an HTTPS OIDC issuer) call S3 through the
+/// gateway; the role's policy decides, on SQLite and on PostgreSQL.
+async fn web_identity_credentials_allowed_and_denied(db: Db) {
+    let Some(upstream) = upstream_env() else {
+        return;
+    };
+    let issuer = common::issuer::HttpsIssuer::start(irsa_oidc::SigningKeyType::EcdsaP256).await;
+    let database_url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => match common::fresh_postgres_database().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let gateway = Gateway::start_with(
+        &upstream,
+        common::Options {
+            database_url,
+            oidc_ca_file: Some(issuer.ca_file.path().to_path_buf()),
+            ..common::Options::default()
+        },
+    )
+    .await;
+    let bucket = bucket_name("gw-wi");
+    let root = gateway.s3(gateway.root.clone());
+    root.create_bucket().bucket(&bucket).send().await.unwrap();
+    let (arn, creds) = gateway
+        .web_identity_role(&issuer, "pod-app", &role_policy(&bucket))
+        .await;
+    assert!(arn.ends_with(":assumed-role/pod-app/pod"), "{arn}");
+    let s3 = gateway.s3(creds);
+    s3.put_object()
+        .bucket(&bucket)
+        .key("from-pod.txt")
+        .body(ByteStream::from_static(b"hello from the pod"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("from-pod.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"hello from the pod"
+    );
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+    // DeleteObject is not in the role's policy.
+    let err = s3
+        .delete_object()
+        .bucket(&bucket)
+        .key("from-pod.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AccessDenied");
+    assert_eq!(
+        error_message(&err),
+        format!("User: {arn} is not authorized to perform: s3:DeleteObject on resource: \"arn:aws:s3:::{bucket}/from-pod.txt\" because no identity-based policy allows the s3:DeleteObject action")
+    );
+    // Nor is another bucket.
+    let err = s3
+        .list_objects_v2()
+        .bucket("some-other-bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AccessDenied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_identity_credentials_allowed_and_denied_sqlite() {
+    web_identity_credentials_allowed_and_denied(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_identity_credentials_allowed_and_denied_postgres() {
+    web_identity_credentials_allowed_and_denied(Db::Postgres).await;
+}
+
+/// Records the `x-amz-content-sha256` each request went out with.
+#[derive(Debug, Clone, Default)]
+struct PayloadModes(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_s3::config::Intercept for PayloadModes {
+    fn name(&self) -> &'static str {
+        "PayloadModes"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        if let Some(mode) = context.request().headers().get("x-amz-content-sha256") {
+            self.0.lock().unwrap().push(mode.to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Over HTTPS, aws-sdk-rust sends a streaming PutObject as
+/// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` (aws-chunked with a CRC32
+/// trailer); the gateway verifies it and the bucket policy sees
+/// `aws:SecureTransport` true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn https_streaming_put_and_get_with_secure_transport_condition() {
+    let Some(upstream) = upstream_env() else {
+        return;
+    };
+    let (tls, ca_pem) = common::throwaway_tls();
+    let gateway = Gateway::start_with(
+        &upstream,
+        common::Options {
+            tls: Some(tls),
+            ..common::Options::default()
+        },
+    )
+    .await;
+    assert!(gateway.s3_endpoint().starts_with("https://"));
+    let bucket = bucket_name("gw-tls");
+    let root = gateway.s3_https(gateway.root.clone(), &ca_pem);
+    root.create_bucket().bucket(&bucket).send().await.unwrap();
+    // The role's own policy allows nothing here: only the bucket policy,
+    // and only over TLS.
+    let (role_arn, creds) = gateway
+        .role(
+            "tls-writer",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+        )
+        .await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"TlsOnly","Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::{bucket}/*","Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}]}}"#
+    );
+    root.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let s3 = gateway.s3_https(creds, &ca_pem);
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 17)
+        .map(|i: u32| u8::try_from(i % 251).unwrap())
+        .collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &data).unwrap();
+    let modes = PayloadModes::default();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("streamed.bin")
+        .body(ByteStream::from_path(file.path()).await.unwrap())
+        .customize()
+        .interceptor(modes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        modes.0.lock().unwrap().as_slice(),
+        ["STREAMING-UNSIGNED-PAYLOAD-TRAILER"],
+        "the SDK's default over https"
+    );
+    let got = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("streamed.bin")
+        .send()
+        .await
+        .unwrap();
+    let back = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(back.len(), data.len());
+    assert!(back.as_ref() == data.as_slice());
+    // Listing is not granted by either policy.
+    let err = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AccessDenied");
 }

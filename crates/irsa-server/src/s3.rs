@@ -79,7 +79,7 @@ pub async fn start(
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(server)
     });
-    let gateway = start_on(state, listener, tls).await?;
+    let gateway = start_on(state, listener, tls)?;
     tracing::info!(
         addr = %gateway.addr,
         upstream = %config.upstream_url,
@@ -89,7 +89,8 @@ pub async fn start(
 }
 
 /// Serves the gateway on an already bound listener (tests bind port 0).
-pub async fn start_on(
+/// Spawns the serving task, so it must run inside the Tokio runtime.
+pub fn start_on(
     state: &AppState,
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -106,7 +107,10 @@ pub async fn start_on(
         region: config.upstream_region.clone(),
         connect_timeout: UPSTREAM_CONNECT_TIMEOUT,
     })
-    .map_err(|e| ServeError::Bootstrap(format!("--s3-upstream: {e}")))?;
+    .map_err(|e| ServeError::Bootstrap(format!("--s3-upstream: {e}")))?
+    // The same bound as the Query API's --request-timeout, but idle: a
+    // transfer that keeps moving is never cut off.
+    .with_response_timeout(state.config.request_timeout);
     let pipeline = Pipeline {
         authenticator: Arc::clone(state.api.authenticator()),
         authorizer: Arc::clone(state.api.authorizer()),

@@ -7,10 +7,14 @@
 //! makes a role with an inline policy and returns session credentials.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+/// The OIDC test issuer of irsa-server's tests (HTTPS, throwaway CA).
+#[path = "../../../irsa-server/tests/common/issuer.rs"]
+pub mod issuer;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
@@ -21,6 +25,9 @@ use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use irsa_core::{SecretString, SystemClock};
+use irsa_gateway::{
+    GatewayMetrics, Pipeline, S3Front, S3FrontConfig, ServerOptions, Upstream, UpstreamConfig,
+};
 use irsa_server::config::{Environment, S3Config, ServeArgs};
 use irsa_server::{prepare, router};
 
@@ -69,37 +76,139 @@ impl Environment for NoEnvironment {
     }
 }
 
+/// How a test gateway differs from the default one.
+#[derive(Default)]
+pub struct Options {
+    /// The upstream's response timeout (the gateway's default when `None`).
+    pub response_timeout: Option<Duration>,
+    /// Serve HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A PostgreSQL database URL (SQLite in a temp dir when `None`).
+    pub database_url: Option<String>,
+    /// Trust OIDC providers whose certificates chain to this CA.
+    pub oidc_ca_file: Option<std::path::PathBuf>,
+}
+
+/// The database behind a test gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A new, empty database on the server `IRSA_TEST_DATABASE_URL` points at
+/// (scripts/test sets it), or `None` with a note when it is unset. In CI
+/// it must be set.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::{Connection as _, Executor as _};
+    let Some(admin_url) = std::env::var("IRSA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "IRSA_TEST_DATABASE_URL is not set but CI=true: the PostgreSQL gateway tests must run in CI"
+        );
+        eprintln!("skipping the PostgreSQL variant: set IRSA_TEST_DATABASE_URL=postgres://… (scripts/test does)");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let db = format!(
+        "irsa_gateway_test_{}",
+        uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
+    );
+    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {db}").as_str())
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b.to_owned(), format!("?{q}")),
+        None => (admin_url.clone(), String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => base[..scheme_end + i].to_owned(),
+        None => base,
+    };
+    Some(format!("{host_part}/{db}{query}"))
+}
+
 pub struct Gateway {
     /// STS and IAM.
     pub api_addr: SocketAddr,
     /// The S3 gateway.
     pub s3_addr: SocketAddr,
     pub root: Credentials,
+    pub backend: Db,
+    /// HTTPS (the test's CA must be trusted by the client).
+    pub https: bool,
     _data: tempfile::TempDir,
     api_task: tokio::task::JoinHandle<()>,
-    _s3: irsa_server::s3::S3Gateway,
+    s3_task: tokio::task::JoinHandle<()>,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.api_task.abort();
+        self.s3_task.abort();
     }
 }
 
 impl Gateway {
     pub async fn start(upstream: &UpstreamEnv) -> Gateway {
+        Self::start_with(upstream, Options::default()).await
+    }
+
+    /// The gateway on `db`: `None` (with a note) for PostgreSQL when
+    /// `IRSA_TEST_DATABASE_URL` is unset.
+    pub async fn start_on(upstream: &UpstreamEnv, db: Db) -> Option<Gateway> {
+        let database_url = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(fresh_postgres_database().await?),
+        };
+        Some(
+            Self::start_with(
+                upstream,
+                Options {
+                    database_url,
+                    ..Options::default()
+                },
+            )
+            .await,
+        )
+    }
+
+    /// The gateway is assembled here from irsa-gateway's public parts
+    /// (as irsa-server does), so a test can set what the server does not
+    /// expose (a short upstream timeout).
+    pub async fn start_with(upstream: &UpstreamEnv, options: Options) -> Gateway {
         let data = tempfile::tempdir().unwrap();
+        let backend = if options.database_url.is_some() {
+            Db::Postgres
+        } else {
+            Db::Sqlite
+        };
+        // PostgreSQL needs a master key in a file (replicas share it).
+        let master_key_file = options.database_url.as_ref().map(|_| {
+            let path = data.path().join("test-master-key");
+            let key = irsa_store::MasterKey::generate().unwrap();
+            std::fs::write(&path, key.to_base64().expose()).unwrap();
+            path
+        });
         let args = ServeArgs {
             listen: "127.0.0.1:0".into(),
             data_dir: data.path().to_path_buf(),
             account_id: ACCOUNT.into(),
-            database_url: None,
-            master_key_file: None,
+            database_url: options.database_url.clone(),
+            master_key_file,
             log_format: "pretty".into(),
             body_limit: "1048576".into(),
             request_timeout: "30".into(),
             shutdown_grace: "5".into(),
-            oidc_ca_file: None,
+            oidc_ca_file: options.oidc_ca_file.clone(),
         };
         let mut config = args.validate(&NoEnvironment).unwrap();
         config.s3 = Some(S3Config {
@@ -111,10 +220,48 @@ impl Gateway {
             upstream_region: upstream.region.clone(),
         });
         let (state, root) = prepare(config, Arc::new(SystemClock)).await.unwrap();
+        let mut gateway_upstream = Upstream::new(UpstreamConfig {
+            endpoint: upstream.url.clone(),
+            access_key_id: upstream.access_key_id.clone(),
+            secret_access_key: SecretString::new(upstream.secret_access_key.clone()),
+            region: upstream.region.clone(),
+            connect_timeout: Duration::from_secs(2),
+        })
+        .unwrap();
+        if let Some(timeout) = options.response_timeout {
+            gateway_upstream = gateway_upstream.with_response_timeout(timeout);
+        }
+        let pipeline = Pipeline {
+            authenticator: Arc::clone(state.api.authenticator()),
+            authorizer: Arc::clone(state.api.authorizer()),
+            upstream: gateway_upstream,
+            metrics: GatewayMetrics::new("s3"),
+            clock: state.clock.clone(),
+            account: state.config.account_id.clone(),
+        };
+        let front = S3Front::new(
+            pipeline,
+            state.store.clone(),
+            &S3FrontConfig {
+                domains: vec!["s3.localhost".into()],
+            },
+        );
+        let https = options.tls.is_some();
         let s3_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let s3 = irsa_server::s3::start_on(&state, s3_listener, None)
-            .await
-            .unwrap();
+        let s3_addr = s3_listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let s3_task = tokio::spawn(irsa_gateway::serve(
+            s3_listener,
+            Arc::new(front),
+            ServerOptions {
+                tls: options.tls,
+                shutdown_grace: Duration::from_secs(1),
+                ..ServerOptions::default()
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = listener.local_addr().unwrap();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -123,7 +270,7 @@ impl Gateway {
         });
         Gateway {
             api_addr,
-            s3_addr: s3.addr,
+            s3_addr,
             root: Credentials::new(
                 &root.access_key_id,
                 root.secret_access_key.expose(),
@@ -131,16 +278,24 @@ impl Gateway {
                 None,
                 "irsa-test",
             ),
+            backend,
+            https,
             _data: data,
             api_task,
-            _s3: s3,
+            s3_task,
+            _stop: stop,
         }
     }
 
     pub fn s3_endpoint(&self) -> String {
-        format!("http://{}", self.s3_addr)
+        if self.https {
+            format!("https://localhost:{}", self.s3_addr.port())
+        } else {
+            format!("http://{}", self.s3_addr)
+        }
     }
 
+    #[allow(clippy::unused_self)] // a method so callers read gateway.sdk_config(…)
     fn sdk_config(&self, endpoint: String, creds: Credentials) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
@@ -238,6 +393,151 @@ impl Gateway {
                 None,
                 "irsa-test",
             ),
+        )
+    }
+}
+
+impl Gateway {
+    /// A role `name` with inline `policy`, trusting service account
+    /// `default/app` of `issuer` (registered as an OIDC provider here), and
+    /// session credentials from an unsigned AssumeRoleWithWebIdentity
+    /// (aws-sdk-sts) with that service account's token.
+    pub async fn web_identity_role(
+        &self,
+        issuer: &issuer::HttpsIssuer,
+        name: &str,
+        policy: &str,
+    ) -> (String, Credentials) {
+        let iam = self.iam();
+        iam.create_open_id_connect_provider()
+            .url(&issuer.url)
+            .client_id_list("sts.amazonaws.com")
+            .send()
+            .await
+            .unwrap();
+        let role = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(
+                issuer.trust_policy(ACCOUNT, "system:serviceaccount:default:app"),
+            )
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name("s3")
+            .policy_document(policy)
+            .send()
+            .await
+            .unwrap();
+        let now = i64::try_from(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let token = issuer.token("default", "app", now);
+        // Unsigned, as a pod without keys calls it.
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+                .region(aws_sdk_sts::config::Region::new("us-east-1"))
+                .endpoint_url(format!("http://{}", self.api_addr))
+                .build(),
+        );
+        let assumed = sts
+            .assume_role_with_web_identity()
+            .role_arn(role.arn())
+            .role_session_name("pod")
+            .web_identity_token(token)
+            .send()
+            .await
+            .unwrap();
+        let c = assumed.credentials.unwrap();
+        (
+            assumed.assumed_role_user.unwrap().arn,
+            Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "irsa-test-web-identity",
+            ),
+        )
+    }
+}
+
+/// A throwaway CA and a certificate it signed for `localhost` and
+/// `127.0.0.1`: the gateway's HTTPS configuration (HTTP/1.1, as irsa-server
+/// sets it) and the CA's PEM for clients to trust.
+pub fn throwaway_tls() -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "irsa gateway test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![
+            leaf.der().clone(),
+            CertificateDer::from(ca_cert.der().to_vec()),
+        ],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    )
+    .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (Arc::new(config), ca_cert.pem())
+}
+
+impl Gateway {
+    /// An S3 client for the HTTPS gateway, trusting only `ca_pem`.
+    pub fn s3_https(&self, creds: Credentials, ca_pem: &str) -> aws_sdk_s3::Client {
+        use aws_smithy_http_client::tls;
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(
+                tls::TlsContext::builder()
+                    .with_trust_store(
+                        tls::TrustStore::empty().with_pem_certificate(ca_pem.as_bytes()),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build_https();
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(self.s3_endpoint())
+            .http_client(http_client)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build();
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
         )
     }
 }
