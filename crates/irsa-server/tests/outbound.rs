@@ -144,6 +144,8 @@ impl Server {
     /// session of it.
     async fn role_session(&self) -> aws_credential_types::Credentials {
         let iam = self.iam(self.root_creds());
+        // IAM refuses a trust policy naming a user that does not exist.
+        iam.create_user().user_name("alice").send().await.unwrap();
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
         iam.create_role()
             .role_name("app")
@@ -158,7 +160,6 @@ impl Server {
             .send()
             .await
             .unwrap();
-        iam.create_user().user_name("alice").send().await.unwrap();
         iam.put_user_policy()
             .user_name("alice")
             .policy_name("assume")

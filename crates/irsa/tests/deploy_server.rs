@@ -49,7 +49,9 @@ fn load() -> Manifests {
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_str().unwrap().to_owned())
-        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml")
+        .filter(|n| {
+            Path::new(n).extension().is_some_and(|e| e == "yaml") && n != "kustomization.yaml"
+        })
         .collect();
     on_disk.sort_unstable();
     assert_eq!(listed, on_disk, "kustomization.yaml lists every manifest");

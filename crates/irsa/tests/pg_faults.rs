@@ -11,7 +11,9 @@
 //! `/readyz` polled; it prints the error window of each fault and checks
 //! that failures are retryable AWS errors (500/503), nothing hangs past
 //! `--request-timeout`, and service comes back within 5 s of PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
+
+use std::fmt::Write as _;
 
 mod reliability;
 
@@ -345,7 +347,7 @@ async fn postgres_restarts_under_load() {
                 .iter()
                 .filter(|s| s.kind == kind && s.end >= event.begin && s.start < event.end + 1.0)
                 .count();
-            by_kind.push_str(&format!(" {kind:?}={n}/{all}"));
+            let _ = write!(by_kind, " {kind:?}={n}/{all}");
         }
         let codes: std::collections::BTreeSet<String> = in_window
             .iter()

@@ -6,7 +6,9 @@
 //! web-identity token); then the captured stdout/stderr and `/metrics` are
 //! searched for every secret, the master key and the server's private keys
 //! (issuer signing keys, session-token keys, outbound signing keys).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::similar_names)]
+
+use std::fmt::Write as _;
 
 mod reliability;
 
@@ -73,7 +75,10 @@ fn private_key_needles(der: &[u8], public: &[u8]) -> Vec<String> {
     for start in skip..=der.len().saturating_sub(8) {
         let piece = &der[start..start + 8];
         if !in_public(piece) {
-            needles.push(piece.iter().map(|b| format!("{b:02x}")).collect());
+            needles.push(piece.iter().fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            }));
         }
     }
     needles
