@@ -564,19 +564,68 @@ impl Authorizer {
         } else {
             loaded.evaluate(&ctx, resource, same_account)
         };
-        if outcome.decision.is_allowed() {
-            return Verdict::Allowed;
-        }
-        let mut denial = Denial::new(
-            caller.arn(),
+        let reason = denial_reason(outcome.deny_reason);
+        verdict(&caller.arn(), check, &outcome, reason)
+    }
+
+    /// Decides a check for an unsigned request: the anonymous principal
+    /// has no identity policies, so only a resource policy that grants to
+    /// everyone (`"Principal": "*"` or `{"AWS": "*"}`) allows, and any
+    /// explicit deny in it wins.
+    pub fn decide_anonymous(&self, facts: &RequestFacts, check: &Check<'_>) -> Verdict {
+        let Some(resource) = check.resource_policy else {
+            return Verdict::Denied(Denial::new(
+                ANONYMOUS_PRINCIPAL,
+                check.action,
+                check.resource,
+                DenialReason::NoAllow(PolicyKind::ResourceBased),
+            ));
+        };
+        let mut ctx = RequestContext::new(
+            irsa_policy::RequestPrincipal::anonymous(),
             check.action,
             check.resource,
-            denial_reason(outcome.deny_reason),
+            self.clock.now_utc(),
         );
-        denial.deciding = outcome.deciding_deny.map(|s| match s.sid {
-            Some(sid) => format!("{}#{sid}", s.source_id),
-            None => format!("{}#{}", s.source_id, s.index),
-        });
-        Verdict::Denied(denial)
+        facts.add_global_keys(&mut ctx);
+        for (key, values) in check.context {
+            ctx.insert(key, values.clone());
+        }
+        let outcome = evaluate_outcome(
+            &ctx,
+            &PolicySet {
+                resource: Some(PolicySource::new(resource.id, resource.policy)),
+                same_account: false,
+                ..PolicySet::default()
+            },
+        );
+        let reason = if outcome.decision == Decision::ExplicitDeny {
+            DenialReason::ExplicitDeny(PolicyKind::ResourceBased)
+        } else {
+            DenialReason::NoAllow(PolicyKind::ResourceBased)
+        };
+        verdict(ANONYMOUS_PRINCIPAL, check, &outcome, reason)
     }
+}
+
+/// The principal name denials of unsigned requests carry.
+pub const ANONYMOUS_PRINCIPAL: &str = "anonymous";
+
+/// The verdict of an evaluated check; a denial names the statement that
+/// decided it (`policy#sid`, or `policy#index` without a Sid).
+fn verdict(
+    principal_arn: &str,
+    check: &Check<'_>,
+    outcome: &Outcome,
+    reason: DenialReason,
+) -> Verdict {
+    if outcome.decision.is_allowed() {
+        return Verdict::Allowed;
+    }
+    let mut denial = Denial::new(principal_arn, check.action, check.resource, reason);
+    denial.deciding = outcome.deciding_deny.as_ref().map(|s| match &s.sid {
+        Some(sid) => format!("{}#{sid}", s.source_id),
+        None => format!("{}#{}", s.source_id, s.index),
+    });
+    Verdict::Denied(denial)
 }

@@ -22,7 +22,8 @@ pub mod session_token;
 
 pub use authenticate::{Authenticated, Authenticator, KEY_CACHE_TTL};
 pub use authorize::{
-    Authorizer, Check, PrincipalPolicies, RequestFacts, ResourcePolicy, Verdict, POLICY_CACHE_TTL,
+    Authorizer, Check, PrincipalPolicies, RequestFacts, ResourcePolicy, Verdict,
+    ANONYMOUS_PRINCIPAL, POLICY_CACHE_TTL,
 };
 pub use caller::{Caller, CallerKind, Subject};
 pub use denial::{Denial, DenialReason, PolicyKind};

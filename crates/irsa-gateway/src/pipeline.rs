@@ -5,19 +5,15 @@
 use std::sync::Arc;
 
 use irsa_auth::{
-    AuthError, Authenticated, Authenticator, Authorizer, Caller, Check, Denial, DenialReason,
-    PolicyKind, PrincipalPolicies, RequestFacts, Verdict,
+    AuthError, Authenticated, Authenticator, Authorizer, Caller, Check, Denial, PrincipalPolicies,
+    RequestFacts, Verdict,
 };
 use irsa_core::{AccountId, SharedClock};
-use irsa_policy::{evaluate_outcome, PolicySet, PolicySource, RequestContext, RequestPrincipal};
 use irsa_sigv4::{Payload, RequestParts, SigV4Config};
 
 use crate::front::ConnectionInfo;
 use crate::metrics::GatewayMetrics;
 use crate::upstream::Upstream;
-
-/// How denials and audit lines name the unsigned caller.
-pub const ANONYMOUS: &str = "anonymous";
 
 /// The shared machinery behind every front.
 #[derive(Debug, Clone)]
@@ -105,55 +101,12 @@ impl Pipeline {
         Ok(self.decide_all(caller, policies.as_deref(), facts, checks))
     }
 
-    /// Decides every check of an unsigned request: the anonymous principal
-    /// has no identity policies, so only a resource policy that grants to
-    /// everyone (`"Principal": "*"` or `{"AWS": "*"}`) allows, and any
-    /// explicit deny in it wins.
+    /// Decides every check of an unsigned request (the anonymous
+    /// principal: only a bucket policy granting to everyone allows).
     pub fn authorize_anonymous(&self, facts: &RequestFacts, checks: &[Check<'_>]) -> Vec<Verdict> {
         checks
             .iter()
-            .map(|check| {
-                let mut ctx = RequestContext::new(
-                    RequestPrincipal::anonymous(),
-                    check.action,
-                    check.resource,
-                    self.clock.now_utc(),
-                );
-                facts.add_global_keys(&mut ctx);
-                for (key, values) in check.context {
-                    ctx.insert(key, values.clone());
-                }
-                let Some(resource) = check.resource_policy else {
-                    return Verdict::Denied(Denial::new(
-                        ANONYMOUS,
-                        check.action,
-                        check.resource,
-                        DenialReason::NoAllow(PolicyKind::ResourceBased),
-                    ));
-                };
-                let outcome = evaluate_outcome(
-                    &ctx,
-                    &PolicySet {
-                        resource: Some(PolicySource::new(resource.id, resource.policy)),
-                        same_account: false,
-                        ..PolicySet::default()
-                    },
-                );
-                if outcome.decision.is_allowed() {
-                    return Verdict::Allowed;
-                }
-                let reason = if outcome.decision == irsa_policy::Decision::ExplicitDeny {
-                    DenialReason::ExplicitDeny(PolicyKind::ResourceBased)
-                } else {
-                    DenialReason::NoAllow(PolicyKind::ResourceBased)
-                };
-                let mut denial = Denial::new(ANONYMOUS, check.action, check.resource, reason);
-                denial.deciding = outcome.deciding_deny.map(|s| match s.sid {
-                    Some(sid) => format!("{}#{sid}", s.source_id),
-                    None => format!("{}#{}", s.source_id, s.index),
-                });
-                Verdict::Denied(denial)
-            })
+            .map(|check| self.authorizer.decide_anonymous(facts, check))
             .collect()
     }
 
