@@ -8,6 +8,10 @@
 //! - [`Authorizer`]: `(caller, action, resource, context, resource policy)`
 //!   → [`Verdict`], the AccessDenied wording built once in [`Denial`].
 //!
+//! - [`issuer_keys`]: the built-in issuer's signing key rings (current
+//!   key, rotation, upkeep, the published set); [`session_keys`] does the
+//!   same for the session-token sealing keys.
+//!
 //! Errors stay typed ([`AuthError`]); each front maps them to its own wire
 //! codes at its edge.
 
@@ -16,8 +20,9 @@ mod authorize;
 mod caller;
 mod denial;
 mod error;
+pub mod issuer_keys;
 pub mod managed;
-mod session_keys;
+pub mod session_keys;
 pub mod session_token;
 
 pub use authenticate::{Authenticated, Authenticator, KEY_CACHE_TTL};
@@ -28,7 +33,7 @@ pub use authorize::{
 pub use caller::{Caller, CallerKind, Subject};
 pub use denial::{Denial, DenialReason, PolicyKind};
 pub use error::AuthError;
-pub use session_keys::{SessionKeys, SESSION_TOKEN_KEY_PURPOSE};
+pub use session_keys::{SessionKeyUpkeep, SessionKeys, SESSION_TOKEN_KEY_PURPOSE};
 pub use session_token::{
     KeyRing, SessionClaims, SessionKey, SessionPrincipal, SessionTag, SessionTokenError,
 };

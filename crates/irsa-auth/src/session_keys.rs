@@ -1,13 +1,20 @@
 //! The session-token key ring as a running server holds it: loaded from
 //! the store (its first key created if absent), reloaded at most every
 //! [`RELOAD_AFTER`] when a token names a key it does not hold (another
-//! replica rotated), and used to seal and open session tokens.
+//! replica rotated) and on every [`SessionKeys::upkeep`] pass, and used to
+//! seal and open session tokens.
+//!
+//! Rotation ([`rotate`], `irsa session-keys rotate`) adds a key that starts
+//! sealing [`ACTIVATION_DELAY`] later: every replica reloads within
+//! [`RELOAD_AFTER`] + [`UPKEEP_EVERY`], so each can open tokens sealed with
+//! the new key before any replica seals one. The keys it replaces keep
+//! opening tokens until every session they sealed has expired.
 
 use std::sync::{Arc, RwLock};
 
 use irsa_core::{SecretBytes, SecretString, SharedClock};
-use irsa_store::key_ring::{current_signer, keys_with_signer};
-use irsa_store::{NewServerKey, Store};
+use irsa_store::key_ring::{self, current_signer, keys_with_signer};
+use irsa_store::{NewServerKey, ServerKey, Store};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::AuthError;
@@ -20,6 +27,18 @@ pub const SESSION_TOKEN_KEY_PURPOSE: &str = "session-token";
 
 /// How often a miss may trigger a reload from the store.
 pub const RELOAD_AFTER: Duration = Duration::seconds(30);
+
+/// How often a server runs [`SessionKeys::upkeep`].
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long after [`rotate`] the new key starts sealing: longer than the
+/// slowest replica's reload (`RELOAD_AFTER` + `UPKEEP_EVERY` = 45 s).
+pub const ACTIVATION_DELAY: Duration = Duration::seconds(90);
+
+/// The longest session STS seals (GetSessionToken's 129,600 s) plus the
+/// 5-minute clock-skew allowance: how long a replaced key keeps opening
+/// tokens before upkeep deletes it.
+pub const RETIRED_KEY_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(129_600 + 300);
 
 #[derive(Debug)]
 pub struct SessionKeys {
@@ -99,6 +118,51 @@ impl SessionKeys {
     }
 }
 
+/// What one [`SessionKeys::upkeep`] pass changed in the store.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SessionKeyUpkeep {
+    /// Keys that stopped sealing because a newer key seals now.
+    pub retired: Vec<String>,
+    /// Retired keys deleted because every session they sealed has expired.
+    pub pruned: Vec<String>,
+}
+
+impl SessionKeys {
+    /// One upkeep pass: reloads the ring (at most every [`RELOAD_AFTER`]) so
+    /// a key added by [`rotate`] is known, and seals once it is due; retires
+    /// keys a newer one replaced and deletes those whose sessions have all
+    /// expired. Failures are logged; the next pass retries.
+    pub async fn upkeep(&self) -> SessionKeyUpkeep {
+        self.reload().await;
+        let store = self.store.as_ref();
+        let mut pass = SessionKeyUpkeep::default();
+        match key_ring::retire_superseded(store, SESSION_TOKEN_KEY_PURPOSE).await {
+            Ok(retired) => pass.retired = retired,
+            Err(e) => tracing::warn!(error = %e, "session-token key upkeep could not retire keys"),
+        }
+        let now = self.clock.now_utc();
+        match key_ring::prune_retired(store, SESSION_TOKEN_KEY_PURPOSE, RETIRED_KEY_KEPT_FOR, now)
+            .await
+        {
+            Ok(pruned) => pass.pruned = pruned,
+            Err(e) => tracing::warn!(error = %e, "session-token key upkeep could not prune keys"),
+        }
+        pass
+    }
+}
+
+/// Adds a new session-token key that starts sealing [`ACTIVATION_DELAY`]
+/// from now (the store's clock); returns it. The keys it replaces are
+/// retired by the first upkeep pass after that and keep opening tokens for
+/// [`RETIRED_KEY_KEPT_FOR`].
+pub async fn rotate(store: &dyn Store) -> Result<ServerKey, AuthError> {
+    let mut fresh = new_session_key().map_err(|e| AuthError::Internal(e.to_string()))?;
+    fresh.not_before = Some(store.clock().now_utc() + ACTIVATION_DELAY);
+    key_ring::rotate(store, fresh)
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))
+}
+
 fn new_session_key() -> Result<NewServerKey, SessionTokenError> {
     let fresh = SessionKey::generate(format!("st-{:016x}", rand::random::<u64>()))?;
     Ok(NewServerKey {
@@ -139,4 +203,105 @@ async fn load_ring(store: &dyn Store) -> Result<KeyRing, AuthError> {
         }
     }
     KeyRing::new(keys).map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration as StdDuration;
+
+    use irsa_core::{Clock, TestClock};
+
+    use super::*;
+    use crate::issuer_keys::tests::temp_store_with;
+    use crate::session_token::SessionPrincipal;
+
+    fn claims(clock: &TestClock) -> SessionClaims {
+        let now = clock.unix_seconds();
+        SessionClaims {
+            access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
+            secret_access_key: SecretString::new("secret".to_owned()),
+            principal: SessionPrincipal::AssumedRole {
+                role_arn: "arn:aws:iam::123456789012:role/app".into(),
+                role_id: "AROAEXAMPLEEXAMPLE123".into(),
+                session_name: "s".into(),
+            },
+            account: irsa_core::AccountId::default(),
+            issued_at: now,
+            expires_at: now + 3600,
+            session_policy: None,
+            policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
+            role_chained: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_seals_with_the_new_key_only_after_every_replica_knows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::at_unix(1_800_000_000);
+        let store = temp_store_with(dir.path(), Arc::new(clock.clone())).await;
+        let shared: irsa_core::SharedClock = Arc::new(clock.clone());
+        let a = SessionKeys::load(Arc::clone(&store), shared.clone())
+            .await
+            .unwrap();
+        let b = SessionKeys::load(Arc::clone(&store), shared).await.unwrap();
+        let first = a.ring().current().id().to_owned();
+        assert_eq!(
+            b.ring().current().id(),
+            first,
+            "replicas share the first key"
+        );
+        let old_token = a.seal(&claims(&clock)).unwrap();
+
+        let fresh = rotate(store.as_ref()).await.unwrap();
+        assert_eq!(fresh.not_before, clock.now_utc() + ACTIVATION_DELAY);
+        // Every replica reloads within RELOAD_AFTER + UPKEEP_EVERY and then
+        // holds the new key, but nobody seals with it yet.
+        clock.advance(StdDuration::from_secs(45));
+        for keys in [&a, &b] {
+            assert_eq!(keys.upkeep().await, SessionKeyUpkeep::default());
+            assert_eq!(keys.ring().current().id(), first);
+            assert!(
+                keys.ring().get(&fresh.key_id).is_some(),
+                "knows the new key"
+            );
+        }
+
+        // Due: the next pass on A seals with it and retires the first key;
+        // B (no pass yet) still seals with the first key, and each opens the
+        // other's tokens.
+        clock.advance(StdDuration::from_secs(45));
+        let pass = a.upkeep().await;
+        assert_eq!(pass.retired, std::slice::from_ref(&first));
+        assert_eq!(a.ring().current().id(), fresh.key_id);
+        assert_eq!(b.ring().current().id(), first);
+        let from_a = a.seal(&claims(&clock)).unwrap();
+        let from_b = b.seal(&claims(&clock)).unwrap();
+        assert!(b.open(from_a.expose()).await.is_ok());
+        assert!(a.open(from_b.expose()).await.is_ok());
+        assert!(a.open(old_token.expose()).await.is_ok());
+        clock.advance(StdDuration::from_secs(30));
+        b.upkeep().await;
+        assert_eq!(b.ring().current().id(), fresh.key_id);
+
+        // The retired key opens tokens until every session it sealed can
+        // have expired, then upkeep deletes it and the ring forgets it.
+        clock.advance(
+            RETIRED_KEY_KEPT_FOR
+                .checked_sub(StdDuration::from_secs(31))
+                .unwrap(),
+        );
+        assert!(a.upkeep().await.pruned.is_empty());
+        assert!(a.ring().get(&first).is_some());
+        clock.advance(StdDuration::from_secs(1));
+        assert_eq!(a.upkeep().await.pruned, std::slice::from_ref(&first));
+        clock.advance(StdDuration::from_secs(30));
+        a.upkeep().await;
+        assert!(a.ring().get(&first).is_none());
+        assert_eq!(a.ring().current().id(), fresh.key_id);
+        store.close().await;
+    }
 }

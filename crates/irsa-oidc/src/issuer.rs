@@ -1,7 +1,8 @@
-//! Issuer primitives, which irsa-server's `issuer` module serves (flags, key
-//! rings in the store, routes): signing keys, `kid`s, discovery and JWKS
-//! documents, public-key PEM parsing, and minting Kubernetes-shaped tokens. Pure except
-//! for the randomness of key generation and signing.
+//! Issuer primitives: signing keys, `kid`s, discovery and JWKS documents,
+//! public-key PEM parsing, and minting Kubernetes-shaped tokens. Pure except
+//! for the randomness of key generation and signing. irsa-auth's
+//! `issuer_keys` keeps these keys in the store's key rings; irsa-server's
+//! `issuer` module serves them (flags, upkeep timer, routes).
 
 use std::fmt;
 

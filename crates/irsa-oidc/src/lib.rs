@@ -15,6 +15,7 @@ pub mod jwt;
 pub mod keys;
 pub mod thumbprint;
 mod tls;
+pub mod token_request;
 pub mod verifier;
 
 pub use error::{ErrorCode, ErrorKind, VerifyError, KEY_RETRIEVAL_MESSAGE, THUMBPRINT_MESSAGE};
@@ -28,6 +29,7 @@ pub use keys::{Alg, KeyMaterial};
 pub use thumbprint::{
     certificate_thumbprint, issuer_thumbprint, CertSummary, ThumbprintError, ThumbprintReport,
 };
+pub use token_request::{TokenFields, MAX_TOKEN_LIFETIME, MIN_TOKEN_SECONDS};
 pub use verifier::{
     normalize_issuer_url, CacheStats, ConfigError, OidcVerifier, ProviderTrust, VerifiedToken,
     VerifierConfig,

@@ -64,6 +64,17 @@ pub struct AppState {
     pub oidc: irsa_oidc::OidcVerifier,
 }
 
+/// Runs [`irsa_auth::SessionKeys::upkeep`] every
+/// [`irsa_auth::session_keys::UPKEEP_EVERY`] until the task is dropped.
+async fn session_key_upkeep(authenticator: Arc<irsa_auth::Authenticator>) {
+    let mut tick = tokio::time::interval(irsa_auth::session_keys::UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        authenticator.session_keys().upkeep().await;
+    }
+}
+
 /// Opens the store and ensures the root key: everything `run` does before
 /// it accepts connections. Tests use it to build a server in-process.
 pub async fn prepare(
@@ -87,7 +98,7 @@ pub async fn prepare(
     let root = bootstrap::ensure_root_credentials(store.as_ref(), &config).await?;
     if let Some(issuer) = &config.issuer {
         // Create the first signing key before serving its JWKS.
-        issuer::signing_key(store.as_ref(), issuer.key_type)
+        irsa_auth::issuer_keys::signing_key(store.as_ref(), issuer.key_type)
             .await
             .map_err(|err| ServeError::Bootstrap(err.to_string()))?;
     }
@@ -280,6 +291,10 @@ pub async fn run(
             state.clock.clone(),
         ))
     });
+    // Session-token keys: a rotated key is picked up, replaced keys retired
+    // and, once their sessions expired, deleted.
+    let session_key_upkeep =
+        tokio::spawn(session_key_upkeep(Arc::clone(state.api.authenticator())));
     let store = state.store.clone();
     let s3 = s3::start(&state, tls.as_ref()).await?;
     let app = router(state);
@@ -323,6 +338,7 @@ pub async fn run(
     if let Some(task) = maintenance {
         task.abort();
     }
+    session_key_upkeep.abort();
     if let Some(s3) = s3 {
         s3.shutdown().await;
     }

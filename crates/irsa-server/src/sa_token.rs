@@ -18,7 +18,9 @@ use irsa_auth::{Caller, Check};
 use irsa_core::{SecretString, SharedClock};
 use irsa_store::Store;
 
-use crate::issuer::{self, IssuerConfig, TokenFields};
+use crate::issuer::IssuerConfig;
+use irsa_auth::issuer_keys;
+use irsa_oidc::TokenFields;
 
 /// The Query action.
 pub const ACTION: &str = "IssueServiceAccountToken";
@@ -91,7 +93,7 @@ impl ExtensionAction for IssueServiceAccountToken {
             .map_err(|problems| {
                 ApiError::new(ErrorCode::InvalidParameterValue, problems.join("; "))
             })?;
-        let key = issuer::signing_key(self.store.as_ref(), issuer_config.key_type)
+        let key = issuer_keys::signing_key(self.store.as_ref(), issuer_config.key_type)
             .await
             .map_err(|err| ApiError::service_failure(&err))?;
         let now = self.clock.unix_seconds();

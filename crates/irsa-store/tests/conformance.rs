@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Harness, START};
-use irsa_core::{is_valid_id, IdPrefix, SecretBytes, SecretString};
+use irsa_core::{is_valid_id, Clock, IdPrefix, SecretBytes, SecretString};
 use irsa_store::{
     AccessKeyStatus, Entity, KeyOwner, ListQuery, MasterKey, NewAccessKey, NewOidcProvider,
     NewPolicy, NewRole, NewServerKey, NewUser, PolicyListFilter, Principal, PrincipalKind,
@@ -64,6 +64,7 @@ conformance!(
     oidc_providers,
     http_oidc_providers_keep_their_scheme,
     key_ring,
+    key_ring_life_cycle,
     secrets_encrypted_at_rest,
     wrong_master_key_refused_at_open,
     reopen_keeps_data,
@@ -1329,6 +1330,85 @@ fn server_key(purpose: &str, id: &str, secret: &[u8]) -> NewServerKey {
         retire_after: None,
         expires: None,
     }
+}
+
+/// `irsa_store::key_ring`'s rotate → retire → prune, with a key that
+/// starts signing later (how the session-token ring rotates) and one that
+/// signs at once (how the issuer's rings rotate).
+async fn key_ring_life_cycle(h: Harness) {
+    use irsa_store::key_ring::{current_signer, prune_retired, retire_superseded, rotate};
+    let s = h.store.as_ref();
+    let purpose = "session-token";
+    let ids = |keys: &[irsa_store::ServerKey]| {
+        keys.iter()
+            .map(|k| (k.key_id.clone(), k.active))
+            .collect::<Vec<_>>()
+    };
+    let signer = |keys: &[irsa_store::ServerKey]| {
+        current_signer(keys, h.clock.now_utc()).map(|k| k.key_id.clone())
+    };
+    s.insert_server_key(server_key(purpose, "k1", b"one"))
+        .await
+        .unwrap();
+
+    // k2 starts signing in 90 s: until then k1 signs and stays active, in
+    // the same second as k1's creation too.
+    let mut deferred = server_key(purpose, "k2", b"two");
+    deferred.not_before = Some(h.clock.now_utc() + Duration::from_secs(90));
+    rotate(s, deferred).await.unwrap();
+    let keys = s.list_server_keys(purpose).await.unwrap();
+    assert_eq!(signer(&keys).as_deref(), Some("k1"));
+    assert_eq!(ids(&keys), [("k1".into(), true), ("k2".into(), true)]);
+    assert!(retire_superseded(s, purpose).await.unwrap().is_empty());
+
+    h.clock.advance(Duration::from_secs(90));
+    let keys = s.list_server_keys(purpose).await.unwrap();
+    assert_eq!(signer(&keys).as_deref(), Some("k2"));
+    assert_eq!(retire_superseded(s, purpose).await.unwrap(), ["k1"]);
+    assert!(retire_superseded(s, purpose).await.unwrap().is_empty());
+    let keys = s.list_server_keys(purpose).await.unwrap();
+    assert_eq!(ids(&keys), [("k1".into(), false), ("k2".into(), true)]);
+
+    // A key that signs at once retires the others immediately.
+    h.clock.advance(Duration::from_secs(10));
+    rotate(s, server_key(purpose, "k3", b"three"))
+        .await
+        .unwrap();
+    let keys = s.list_server_keys(purpose).await.unwrap();
+    assert_eq!(signer(&keys).as_deref(), Some("k3"));
+    assert_eq!(
+        ids(&keys),
+        [
+            ("k1".into(), false),
+            ("k2".into(), false),
+            ("k3".into(), true)
+        ]
+    );
+
+    // Pruned once `keep_for` has passed since each was retired.
+    let keep_for = Duration::from_secs(3600);
+    let now = h.clock.now_utc();
+    assert!(prune_retired(s, purpose, keep_for, now)
+        .await
+        .unwrap()
+        .is_empty());
+    // k1 retired 10 s before k2.
+    let pruned = prune_retired(s, purpose, keep_for, now + Duration::from_secs(3590))
+        .await
+        .unwrap();
+    assert_eq!(pruned, ["k1"]);
+    let pruned = prune_retired(s, purpose, keep_for, now + keep_for)
+        .await
+        .unwrap();
+    assert_eq!(pruned, ["k2"]);
+    let keys = s.list_server_keys(purpose).await.unwrap();
+    assert_eq!(ids(&keys), [("k3".into(), true)]);
+    // The signing key is never pruned.
+    let later = now + Duration::from_secs(400 * 86_400);
+    assert!(prune_retired(s, purpose, keep_for, later)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn key_ring(h: Harness) {

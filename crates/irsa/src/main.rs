@@ -35,6 +35,9 @@ enum Command {
     /// OIDC issuer documents and signing keys.
     #[command(subcommand)]
     Issuer(IssuerCommand),
+    /// Session-token sealing keys in the server's store.
+    #[command(subcommand, name = "session-keys")]
+    SessionKeys(SessionKeysCommand),
     /// OIDC provider helpers.
     #[command(subcommand)]
     Oidc(OidcCommand),
@@ -76,6 +79,16 @@ enum IssuerCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum SessionKeysCommand {
+    /// Add a new session-token key; running servers start sealing with it
+    /// 90 s later, and the keys it replaces keep opening tokens until every
+    /// session they sealed has expired.
+    Rotate(cmd::keyring::StoreArgs),
+    /// List the session-token keys (ids, state and dates; never secrets).
+    List(cmd::keyring::StoreArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum OidcCommand {
     /// Print the SHA-1 thumbprint IAM expects for an issuer, and the certificate chain.
     Thumbprint(cmd::oidc::ThumbprintArgs),
@@ -91,6 +104,14 @@ fn main() -> ExitCode {
         Command::Webhook(args) => webhook(args),
         Command::Token(command) => token(command),
         Command::Issuer(command) => issuer(command),
+        Command::SessionKeys(SessionKeysCommand::Rotate(args)) => finish(
+            "irsa session-keys rotate",
+            cmd::block_on(cmd::keyring::rotate_session_key(&args)).and_then(|r| r),
+        ),
+        Command::SessionKeys(SessionKeysCommand::List(args)) => finish(
+            "irsa session-keys list",
+            cmd::block_on(cmd::keyring::list_session_keys(&args)).and_then(|r| r),
+        ),
         Command::Explain(args) => explain(&args),
         Command::Oidc(OidcCommand::Thumbprint(args)) => {
             match cmd::block_on(cmd::oidc::thumbprint(&args)).and_then(|r| r) {

@@ -815,6 +815,28 @@ fn token_issue_offline_then_serve_publishes_the_key_and_verify_accepts() {
         "--allow-insecure-issuer",
     ]);
     assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // Session-token keys, rotated while the server runs: the server's key
+    // keeps sealing, the new one is pending; neither secret is printed.
+    let data_dir = data.to_str().unwrap();
+    let out = run(&["session-keys", "rotate", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rotated = text(&out.stdout);
+    assert!(
+        rotated.contains("seals from") && rotated.contains("90 s"),
+        "{rotated}"
+    );
+    let out = run(&["session-keys", "list", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    let states: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(states, ["sealing", "pending"], "{listed}");
+    let new_key = rotated.split_whitespace().nth(3).unwrap();
+    assert!(listed.contains(new_key), "{rotated}\n{listed}");
 }
 
 #[test]

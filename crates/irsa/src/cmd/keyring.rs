@@ -1,5 +1,6 @@
-//! Commands that use the built-in issuer's key ring in the server's store:
-//! `irsa token issue` (offline) and `irsa issuer rotate`.
+//! Commands that use the key rings in the server's store: `irsa token
+//! issue` (offline) and `irsa issuer rotate` (the built-in issuer's signing
+//! keys), `irsa session-keys rotate|list` (the session-token sealing keys).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -7,8 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use irsa_auth::{issuer_keys, session_keys};
 use irsa_core::{Clock, SystemClock};
-use irsa_oidc::ServiceAccountToken;
+use irsa_oidc::{ServiceAccountToken, TokenFields};
 use irsa_server::config::{Database, ProcessEnvironment, ServeArgs};
 use irsa_server::issuer;
 use irsa_store::{Store, StoreConfig};
@@ -118,8 +120,8 @@ pub struct IssueArgs {
 }
 
 impl IssueArgs {
-    fn fields(&self) -> issuer::TokenFields {
-        issuer::TokenFields {
+    fn fields(&self) -> TokenFields {
+        TokenFields {
             namespace: self.namespace.clone(),
             service_account: self.service_account.clone(),
             service_account_uid: self.service_account_uid.clone(),
@@ -170,7 +172,7 @@ pub async fn issue(args: &IssueArgs) -> anyhow::Result<String> {
     }
     let (request, key_type) = token_request(args)?;
     let store = open_store(&args.store).await?;
-    let key = issuer::signing_key(store.as_ref(), key_type).await;
+    let key = issuer_keys::signing_key(store.as_ref(), key_type).await;
     store.close().await;
     let key = key?;
     let token = request.mint(&key, SystemClock.unix_seconds())?;
@@ -237,19 +239,19 @@ pub async fn rotate(args: &RotateArgs) -> anyhow::Result<String> {
         .map_err(|p| anyhow::anyhow!(p))?;
     let store = open_store(&args.store).await?;
     let result = async {
-        let key = issuer::rotate(store.as_ref(), kind).await?;
+        let key = issuer_keys::rotate(store.as_ref(), kind).await?;
         let now = SystemClock.now_utc();
         // Also what a running server would prune: keys retired > 48 h ago.
-        let pruned = issuer::maintain(store.as_ref(), kind, None, now)
+        let pruned = issuer_keys::maintain(store.as_ref(), kind, None, now)
             .await?
             .pruned;
-        let published = issuer::published_keys(store.as_ref(), now).await?;
+        let published = issuer_keys::published_keys(store.as_ref(), now).await?;
         anyhow::Ok((key, pruned, published))
     }
     .await;
     store.close().await;
     let (key, pruned, published) = result?;
-    let mut out = format!("new signing key {} ({})\n", key.kid(), key.alg().as_str());
+    let mut out = format!("new signing key {} ({})\n", key.key_id, key.algorithm);
     for kid in pruned {
         let _ = writeln!(out, "pruned retired key {kid}");
     }
@@ -258,6 +260,63 @@ pub async fn rotate(args: &RotateArgs) -> anyhow::Result<String> {
         let _ = writeln!(out, "  {}", k.kid());
     }
     Ok(out)
+}
+
+/// `irsa session-keys rotate`: adds a session-token key that running
+/// servers start sealing with [`session_keys::ACTIVATION_DELAY`] later.
+pub async fn rotate_session_key(args: &StoreArgs) -> anyhow::Result<String> {
+    let store = open_store(args).await?;
+    let result = session_keys::rotate(store.as_ref()).await;
+    store.close().await;
+    let key = result.map_err(|err| anyhow::anyhow!("{err}"))?;
+    Ok(format!(
+        "new session-token key {} seals from {} on ({} s from now: every server loads it first);\n\
+         the keys it replaces keep opening tokens for {} h after that\n",
+        key.key_id,
+        rfc3339(key.not_before),
+        session_keys::ACTIVATION_DELAY.whole_seconds(),
+        session_keys::RETIRED_KEY_KEPT_FOR.as_secs() / 3600,
+    ))
+}
+
+/// `irsa session-keys list`: the session-token keys, oldest first (ids and
+/// dates only; secrets never leave the store).
+pub async fn list_session_keys(args: &StoreArgs) -> anyhow::Result<String> {
+    let store = open_store(args).await?;
+    let listed = store
+        .list_server_keys(irsa_auth::SESSION_TOKEN_KEY_PURPOSE)
+        .await;
+    let now = store.clock().now_utc();
+    store.close().await;
+    let keys = listed?;
+    let signer = irsa_store::key_ring::current_signer(&keys, now).map(|k| k.key_id.clone());
+    let mut out =
+        String::from("KEY ID                 STATE      CREATED               SEALS FROM\n");
+    for key in &keys {
+        let state = if signer.as_deref() == Some(key.key_id.as_str()) {
+            "sealing"
+        } else if key.active && key.not_before > now {
+            "pending"
+        } else if key.active {
+            "active"
+        } else {
+            "retired"
+        };
+        let _ = writeln!(
+            out,
+            "{:<22} {:<10} {:<21} {}",
+            key.key_id,
+            state,
+            rfc3339(key.created),
+            rfc3339(key.not_before)
+        );
+    }
+    Ok(out)
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
 #[cfg(test)]
