@@ -26,6 +26,7 @@ mod context;
 mod error;
 mod http;
 mod iam;
+mod invalidation;
 mod lookups;
 mod metrics;
 mod outbound;

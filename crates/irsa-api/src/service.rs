@@ -287,23 +287,20 @@ impl AwsApi {
     }
 
     /// Drops what a successful IAM write may have made stale in this
-    /// process (other replicas see it within the caches' TTLs).
+    /// process, and only that (other replicas see it within the caches'
+    /// TTLs): see [`crate::invalidation`] for the table.
     fn after_write(&self, action: &str, params: &Params) {
         if lookups::is_read_only(action) {
             return;
         }
         self.lookups().after_write(action, params);
-        // Policies: any write may change what applies to whom (a managed
-        // policy version, an attachment, a boundary, tags).
-        self.authorizer().invalidate_all();
-        if let Some(key_id) = params.get("AccessKeyId") {
-            self.inner.authn.invalidate_access_key(key_id);
-        }
-        if matches!(action, "DeleteUser" | "UpdateUser") {
-            if let Some(user) = params.get("UserName") {
-                self.inner.authn.invalidate_user(user);
-            }
-        }
+        crate::invalidation::after_write(
+            action,
+            params,
+            self.account(),
+            self.authorizer(),
+            &self.inner.authn,
+        );
     }
 
     async fn dispatch(

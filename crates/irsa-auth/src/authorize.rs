@@ -4,8 +4,9 @@
 //! irsa-policy; the `aws:*` global condition keys are added here, once.
 //!
 //! Policies of an entity are loaded once and cached for
-//! [`POLICY_CACHE_TTL`]; IAM writes in this process invalidate at once
-//! ([`Authorizer::invalidate_subject`]), other replicas' writes are seen
+//! [`POLICY_CACHE_TTL`]; IAM writes in this process invalidate exactly what
+//! they changed at once ([`Authorizer::invalidate_subject`],
+//! [`Authorizer::invalidate_managed`]), other replicas' writes are seen
 //! within the TTL.
 
 use std::collections::HashMap;
@@ -182,13 +183,41 @@ struct Cached<T> {
     loaded: OffsetDateTime,
 }
 
+/// An entity's policies with the managed policies (attached, boundary)
+/// their documents came from, so a change to one of those finds them.
+#[derive(Debug)]
+struct CachedSubject {
+    policies: Cached<PrincipalPolicies>,
+    managed_arns: Vec<String>,
+}
+
+impl CachedSubject {
+    fn uses_managed(&self, arn: &str) -> bool {
+        self.managed_arns
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(arn))
+    }
+}
+
+/// Whether a cached subject is `kind` `name` (IAM names are unique
+/// case-insensitively, and the store finds them so).
+fn is_named(subject: &Subject, kind: PrincipalKind, name: &str) -> bool {
+    match (kind, subject) {
+        (PrincipalKind::User, Subject::User { name: n })
+        | (PrincipalKind::Role, Subject::Role { name: n, .. }) => {
+            n == name || n.to_lowercase() == name.to_lowercase()
+        }
+        _ => false,
+    }
+}
+
 /// Decides requests for every front.
 #[derive(Debug)]
 pub struct Authorizer {
     store: Arc<dyn Store>,
     clock: SharedClock,
     parsed: Mutex<HashMap<(u8, String), Arc<Policy>>>,
-    subjects: RwLock<HashMap<Subject, Cached<PrincipalPolicies>>>,
+    subjects: RwLock<HashMap<Subject, CachedSubject>>,
     managed: RwLock<HashMap<String, Cached<Option<String>>>>,
     generation: AtomicU64,
 }
@@ -255,26 +284,37 @@ impl Authorizer {
         })
     }
 
-    /// Forgets the cached policies of one entity (IAM changed it here).
+    /// Forgets the cached policies of one entity (IAM changed its inline
+    /// policies, attachments, boundary or tags here, or deleted it).
     pub fn invalidate_subject(&self, kind: PrincipalKind, name: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut map) = self.subjects.write() {
-            map.retain(|s, _| {
-                !matches!((kind, s), (PrincipalKind::User, Subject::User { name: n }) | (PrincipalKind::Role, Subject::Role { name: n, .. }) if n == name)
-            });
+            map.retain(|subject, _| !is_named(subject, kind, name));
         }
     }
 
-    /// Forgets every cached policy (a managed policy changed: any entity
-    /// may attach it).
-    pub fn invalidate_all(&self) {
+    /// Forgets a managed policy's cached document and the cached policies
+    /// of every entity that attaches it or has it as boundary (IAM changed
+    /// its versions, tags or existence here). Sessions naming it as a
+    /// session policy read it through the managed cache, so they see it too.
+    pub fn invalidate_managed(&self, arn: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut map) = self.subjects.write() {
-            map.clear();
-        }
         if let Ok(mut map) = self.managed.write() {
-            map.clear();
+            map.retain(|cached_arn, _| !cached_arn.eq_ignore_ascii_case(arn));
         }
+        if let Ok(mut map) = self.subjects.write() {
+            map.retain(|_, cached| !cached.uses_managed(arn));
+        }
+    }
+
+    /// Whether fresh policies of `subject` are cached (diagnostics, and
+    /// tests of what an invalidation keeps).
+    pub fn has_cached_policies(&self, subject: &Subject) -> bool {
+        let now = self.now();
+        self.subjects.read().is_ok_and(|map| {
+            map.get(subject)
+                .is_some_and(|c| now - c.policies.loaded < POLICY_CACHE_TTL)
+        })
     }
 
     /// The default version's document of a managed policy (`None`: no such policy).
@@ -337,13 +377,14 @@ impl Authorizer {
         let now = self.now();
         if let Ok(map) = self.subjects.read() {
             if let Some(c) = map.get(subject) {
-                if now - c.loaded < POLICY_CACHE_TTL {
-                    return Ok(Arc::clone(&c.value));
+                if now - c.policies.loaded < POLICY_CACHE_TTL {
+                    return Ok(Arc::clone(&c.policies.value));
                 }
             }
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let loaded = Arc::new(self.load_subject(subject).await?);
+        let (loaded, managed_arns) = self.load_subject(subject).await?;
+        let loaded = Arc::new(loaded);
         if let Ok(mut map) = self.subjects.write() {
             if self.generation.load(Ordering::SeqCst) == generation {
                 if map.len() >= SUBJECTS_MAX {
@@ -351,9 +392,12 @@ impl Authorizer {
                 }
                 map.insert(
                     subject.clone(),
-                    Cached {
-                        value: Arc::clone(&loaded),
-                        loaded: now,
+                    CachedSubject {
+                        policies: Cached {
+                            value: Arc::clone(&loaded),
+                            loaded: now,
+                        },
+                        managed_arns,
                     },
                 );
             }
@@ -361,13 +405,18 @@ impl Authorizer {
         Ok(loaded)
     }
 
-    async fn load_subject(&self, subject: &Subject) -> Result<PrincipalPolicies, AuthError> {
+    /// An entity's policies and the managed policies they came from.
+    async fn load_subject(
+        &self,
+        subject: &Subject,
+    ) -> Result<(PrincipalPolicies, Vec<String>), AuthError> {
         let mut out = PrincipalPolicies::default();
+        let mut managed_arns = Vec::new();
         let (kind, name, tags, boundary) = match subject {
-            Subject::Root => return Ok(out),
+            Subject::Root => return Ok((out, managed_arns)),
             Subject::User { name } => match self.store.get_user(name).await {
                 Ok(u) => (PrincipalKind::User, u.name, u.tags, u.permissions_boundary),
-                Err(StoreError::NotFound { .. }) => return Ok(out),
+                Err(StoreError::NotFound { .. }) => return Ok((out, managed_arns)),
                 Err(e) => return Err(AuthError::store(&e)),
             },
             Subject::Role { name, id } => match self.store.get_role(name).await {
@@ -375,7 +424,7 @@ impl Authorizer {
                 Ok(r) if id.as_ref().is_none_or(|id| *id == r.id) => {
                     (PrincipalKind::Role, r.name, r.tags, r.permissions_boundary)
                 }
-                Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(out),
+                Ok(_) | Err(StoreError::NotFound { .. }) => return Ok((out, managed_arns)),
                 Err(e) => return Err(AuthError::store(&e)),
             },
         };
@@ -383,7 +432,7 @@ impl Authorizer {
         let store = &self.store;
         let names = match store.list_inline_policies(kind, &name).await {
             Ok(n) => n,
-            Err(StoreError::NotFound { .. }) => return Ok(out),
+            Err(StoreError::NotFound { .. }) => return Ok((out, managed_arns)),
             Err(e) => return Err(AuthError::store(&e)),
         };
         for policy_name in names {
@@ -403,12 +452,14 @@ impl Authorizer {
             Err(e) => return Err(AuthError::store(&e)),
         };
         for a in attached {
+            managed_arns.push(a.policy_arn.clone());
             if let Some(doc) = self.managed_document(&a.policy_arn).await? {
                 let parsed = self.parse_or_deny(&a.policy_arn, &doc, DocKind::Identity);
                 out.identity.push((a.policy_arn, parsed));
             }
         }
         if let Some(arn) = boundary {
+            managed_arns.push(arn.clone());
             // A boundary whose policy vanished allows nothing (fail closed).
             let parsed = match self.managed_document(&arn).await? {
                 Some(doc) => self.parse_or_deny(&arn, &doc, DocKind::PermissionsBoundary),
@@ -416,7 +467,7 @@ impl Authorizer {
             };
             out.boundary = Some((arn, parsed));
         }
-        Ok(out)
+        Ok((out, managed_arns))
     }
 
     /// Every policy that applies to a caller: its entity's (cached) and its
