@@ -157,14 +157,6 @@ impl ApiError {
 
     // ---- request shape ----
 
-    /// `MissingParameter`: "The request must contain the parameter RoleName".
-    pub fn missing_parameter(name: &str) -> Self {
-        Self::new(
-            ErrorCode::MissingParameter,
-            format!("The request must contain the parameter {name}"),
-        )
-    }
-
     /// `InvalidAction` for an unknown action or an action/version mismatch.
     pub fn invalid_action(action: &str, version: &str) -> Self {
         Self::new(
@@ -501,10 +493,6 @@ mod tests {
 
     #[test]
     fn verbatim_messages() {
-        assert_eq!(
-            ApiError::missing_parameter("RoleName").message,
-            "The request must contain the parameter RoleName"
-        );
         assert_eq!(
             ApiError::invalid_action("Frobnicate", "2011-06-15").message,
             "Could not find operation Frobnicate for version 2011-06-15"
