@@ -1,11 +1,11 @@
 //! The gateway's per-request decision work, without the network: a
 //! GetObject signed with role-session credentials (a sealed session token)
 //! is verified, classified and authorized exactly through the public APIs
-//! the S3 front calls — [`Pipeline::authenticate`] (irsa-auth's
-//! Authenticator over irsa-sigv4), `irsa_s3::classify` +
-//! `S3Request::authorization`, and [`Pipeline::authorize`] (irsa-auth's
-//! Authorizer over irsa-policy) with the bucket's policy from
-//! [`BucketPolicies`]. The role has three identity policies; the bucket has
+//! the S3 front calls — [`signed_request`] + [`Pipeline::authenticate`]
+//! (irsa-auth's Authenticator over irsa-sigv4), `irsa_s3::classify` +
+//! `S3Request::authorization` with [`auth_context`], and
+//! [`Pipeline::authorize`] (irsa-auth's Authorizer over irsa-policy) of the
+//! [`IamChecks`] with the bucket's policy from [`BucketPolicies::for_checks`]. The role has three identity policies; the bucket has
 //! a policy with an Allow for the role and a Deny with a condition.
 //!
 //! The clock is fixed at the signing time, so the caches (keys, policies,
@@ -26,24 +26,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode,
-};
-use aws_sigv4::sign::v4;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use http::{HeaderMap, Method};
-use irsa_auth::{
-    Authenticator, Authorizer, Caller, Check, RequestFacts, ResourcePolicy, SessionClaims,
-    SessionPrincipal,
-};
+use irsa_auth::{Authenticator, Authorizer, Caller, RequestFacts, SessionClaims, SessionPrincipal};
 use irsa_core::{AccountId, SecretString, SharedClock, TestClock};
 use irsa_gateway::{
-    BucketPolicies, ConnectionInfo, GatewayMetrics, Pipeline, Upstream, UpstreamConfig,
+    auth_context, sign_s3, signed_request, BucketPolicies, ConnectionInfo, GatewayMetrics,
+    IamChecks, Pipeline, S3Credentials, Upstream, UpstreamConfig,
 };
-use irsa_s3::{AddressingConfig, AuthContext, AuthType, AuthorizationRequest, RequestInput};
-use irsa_sigv4::{Payload, RequestParts, SigV4Config, SignatureForm, VerifiedSignature};
+use irsa_s3::{AddressingConfig, AuthorizationRequest, RequestInput};
+use irsa_sigv4::{SigV4Config, VerifiedSignature};
 use irsa_store::{MasterKey, NewRole, PrincipalKind, StoreConfig};
 
 const ACCOUNT: &str = "123456789012";
@@ -109,10 +101,12 @@ struct Fixture {
 
 /// A GetObject as aws-sdk-rust sends it, signed at `now` with the session.
 fn signed_get_object(now: SystemTime, token: &str) -> http::request::Parts {
-    let uri = format!("http://{HOST}/{BUCKET}/{KEY}?x-id=GetObject");
+    let uri: http::Uri = format!("http://{HOST}/{BUCKET}/{KEY}?x-id=GetObject")
+        .parse()
+        .unwrap();
     let mut request = http::Request::builder()
         .method("GET")
-        .uri(&uri)
+        .uri(uri.clone())
         .header("host", HOST)
         .header("user-agent", "aws-sdk-rust/1.3.9 os/linux lang/rust/1.91.0")
         .header(
@@ -127,39 +121,21 @@ fn signed_get_object(now: SystemTime, token: &str) -> http::request::Parts {
         .header("x-amz-checksum-mode", "ENABLED")
         .body(())
         .unwrap();
-    let identity = Credentials::new(
-        SESSION_KEY_ID,
-        SESSION_SECRET,
-        Some(token.to_owned()),
-        None,
-        "bench",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(now)
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
+    let credentials = S3Credentials {
+        access_key_id: SESSION_KEY_ID,
+        secret_access_key: SESSION_SECRET,
+        session_token: Some(token),
+    };
+    sign_s3(
+        &credentials,
+        "us-east-1",
         "GET",
         &uri,
-        request
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.to_str().unwrap())),
-        SignableBody::Bytes(b""),
+        request.headers_mut(),
+        EMPTY_SHA256,
+        now,
     )
     .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    instructions.apply_to_request_http1x(&mut request);
     request.into_parts().0
 }
 
@@ -259,26 +235,11 @@ fn fixture() -> Fixture {
     }
 }
 
-/// What SigV4 verification reads of the request (the body is checked
-/// while it streams), built as the gateway builds it.
-fn request_parts(parts: &http::request::Parts) -> RequestParts<'_> {
-    let mut request = RequestParts::new(
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts.uri.query().unwrap_or(""),
-        Payload::Deferred,
-    );
-    for (name, value) in &parts.headers {
-        request.headers.push((name.as_str(), value.as_bytes()));
-    }
-    request
-}
-
 impl Fixture {
     /// Verify: parse, open the session token, check the signature, and
     /// prepare the payload check.
     fn verify(&self) -> (Caller, VerifiedSignature) {
-        let signed = request_parts(&self.parts);
+        let signed = signed_request(&self.parts);
         let authenticated = self
             .runtime
             .block_on(self.pipeline.authenticate(&self.sigv4, &signed))
@@ -293,21 +254,7 @@ impl Fixture {
     fn classify(&self, signature: &VerifiedSignature) -> Vec<AuthorizationRequest> {
         let request =
             irsa_s3::classify(&self.addressing, &RequestInput::from_parts(&self.parts)).unwrap();
-        let age_ms = self
-            .pipeline
-            .clock
-            .now()
-            .duration_since(signature.request_time())
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let context = AuthContext {
-            auth_type: Some(match signature.form() {
-                SignatureForm::Header => AuthType::Header,
-                SignatureForm::Presigned => AuthType::QueryString,
-            }),
-            tls_version: None,
-            signature_age_ms: Some(age_ms),
-            resource_account: Some(self.pipeline.account.clone()),
-        };
+        let context = auth_context(&self.pipeline, &self.connection, Some(signature));
         request.authorization(&context).unwrap()
     }
 
@@ -321,33 +268,13 @@ impl Fixture {
         checks: &[AuthorizationRequest],
     ) {
         let facts: RequestFacts = Pipeline::facts(&self.connection, signature.region());
-        let policy = self
+        let policies = self
             .runtime
-            .block_on(self.bucket_policies.get(BUCKET))
-            .unwrap()
+            .block_on(self.bucket_policies.for_checks(checks))
             .unwrap();
-        let contexts: Vec<Vec<(String, Vec<String>)>> = checks
-            .iter()
-            .map(|c| {
-                c.condition_keys
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.values().to_vec()))
-                    .collect()
-            })
-            .collect();
-        let iam_checks: Vec<Check<'_>> = checks
-            .iter()
-            .zip(&contexts)
-            .map(|(c, context)| {
-                Check::new(c.action, &c.resource)
-                    .with_context(context)
-                    .with_resource_policy(Some(ResourcePolicy {
-                        id: &policy.id,
-                        policy: &policy.policy,
-                        owner_account: self.pipeline.account.as_str(),
-                    }))
-            })
-            .collect();
+        assert!(policies.contains_key(BUCKET));
+        let prepared = IamChecks::new(checks);
+        let iam_checks = prepared.with_bucket_policies(&policies, self.pipeline.account.as_str());
         let verdicts = self
             .runtime
             .block_on(self.pipeline.authorize(caller, &facts, &iam_checks))

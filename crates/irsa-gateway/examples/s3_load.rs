@@ -48,16 +48,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode,
-};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use clap::Parser;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
+use irsa_gateway::{sign_s3, S3Credentials};
 use irsa_sigv4::{ChecksumAlgorithm, Checksummer};
 use sha2::{Digest as _, Sha256};
 
@@ -324,8 +320,7 @@ async fn role_session(api: SocketAddr, bucket: &str) -> (String, Credentials) {
     panic!("AssumeRole failed: {last:?}");
 }
 
-/// Signs like aws-sdk-rust does for S3: path encoded once, not
-/// normalised, `x-amz-content-sha256` signed.
+/// The headers of a request signed as aws-sdk-rust signs for S3.
 fn sign_headers(
     target: &Target,
     method: &str,
@@ -343,39 +338,21 @@ fn sign_headers(
         request = request.header(*name, *value);
     }
     let mut request = request.body(()).unwrap();
-    let identity = Credentials::new(
-        &target.key_id,
-        &target.secret,
-        target.token.clone(),
-        None,
-        "s3-load",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
+    let credentials = S3Credentials {
+        access_key_id: &target.key_id,
+        secret_access_key: &target.secret,
+        session_token: target.token.as_deref(),
+    };
+    sign_s3(
+        &credentials,
+        "us-east-1",
         method,
-        &url,
-        request
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.to_str().unwrap())),
-        SignableBody::Precomputed(payload_hash.to_owned()),
+        &url.parse().unwrap(),
+        request.headers_mut(),
+        payload_hash,
+        SystemTime::now(),
     )
     .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    instructions.apply_to_request_http1x(&mut request);
     request.into_parts().0.headers
 }
 

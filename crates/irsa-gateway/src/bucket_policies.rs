@@ -10,8 +10,11 @@ use std::sync::{Arc, RwLock};
 
 use irsa_core::SharedClock;
 use irsa_policy::{Policy, PolicyError, PolicyKind, SizeLimit};
+use irsa_s3::AuthorizationRequest;
 use irsa_store::Store;
 use time::{Duration, OffsetDateTime};
+
+use crate::s3::bucket_of;
 
 /// How long a bucket's policy (or its absence) read from the store is trusted.
 pub const BUCKET_POLICY_CACHE_TTL: Duration = Duration::seconds(5);
@@ -91,6 +94,27 @@ impl BucketPolicies {
             self.remember(bucket, policy.clone(), now);
         }
         Ok(policy)
+    }
+
+    /// The policies of the buckets `checks` touch, by bucket name (buckets
+    /// without one are absent).
+    pub async fn for_checks(
+        &self,
+        checks: &[AuthorizationRequest],
+    ) -> Result<HashMap<String, Arc<LoadedBucketPolicy>>, StoreUnavailable> {
+        let mut out = HashMap::new();
+        for check in checks {
+            let Some(bucket) = bucket_of(&check.resource) else {
+                continue;
+            };
+            if out.contains_key(bucket) {
+                continue;
+            }
+            if let Some(policy) = self.get(bucket).await? {
+                out.insert(bucket.to_owned(), policy);
+            }
+        }
+        Ok(out)
     }
 
     /// Stores a validated policy and caches it.

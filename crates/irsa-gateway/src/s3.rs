@@ -246,12 +246,7 @@ impl S3Front {
                     caller,
                     signature: None,
                     facts: Pipeline::facts(connection, &region),
-                    context: AuthContext {
-                        auth_type: None,
-                        tls_version: connection.tls_version.map(str::to_owned),
-                        signature_age_ms: None,
-                        resource_account: Some(self.pipeline.account.clone()),
-                    },
+                    context: auth_context(&self.pipeline, connection, None),
                     request,
                 },
                 Verifier::Plain(check),
@@ -273,21 +268,7 @@ impl S3Front {
                     .map_err(|e| with_op(from_sigv4(&e)))?,
             )
         };
-        let age_ms = self
-            .pipeline
-            .clock
-            .now()
-            .duration_since(signature.request_time())
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let context = AuthContext {
-            auth_type: Some(match signature.form() {
-                SignatureForm::Header => AuthType::Header,
-                SignatureForm::Presigned => AuthType::QueryString,
-            }),
-            tls_version: connection.tls_version.map(str::to_owned),
-            signature_age_ms: Some(age_ms),
-            resource_account: Some(self.pipeline.account.clone()),
-        };
+        let context = auth_context(&self.pipeline, connection, Some(&signature));
         let facts = Pipeline::facts(connection, signature.region());
         Ok((
             Admitted {
@@ -306,23 +287,10 @@ impl S3Front {
         &self,
         checks: &[AuthorizationRequest],
     ) -> Result<HashMap<String, Arc<LoadedBucketPolicy>>, S3Error> {
-        let mut out = HashMap::new();
-        for check in checks {
-            let Some(bucket) = bucket_of(&check.resource) else {
-                continue;
-            };
-            if out.contains_key(bucket) {
-                continue;
-            }
-            let policy = self.policies.get(bucket).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot read bucket policy");
-                S3Error::from_code(S3ErrorCode::ServiceUnavailable)
-            })?;
-            if let Some(policy) = policy {
-                out.insert(bucket.to_owned(), policy);
-            }
-        }
-        Ok(out)
+        self.policies.for_checks(checks).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read bucket policy");
+            S3Error::from_code(S3ErrorCode::ServiceUnavailable)
+        })
     }
 
     /// Decides every check; denials are audited. The account root may
@@ -382,33 +350,8 @@ impl S3Front {
         } else {
             checks
         };
-        let contexts: Vec<Vec<(String, Vec<String>)>> = checks
-            .iter()
-            .map(|c| {
-                c.condition_keys
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.values().to_vec()))
-                    .collect()
-            })
-            .collect();
-        let account = self.pipeline.account.as_str();
-        let iam_checks: Vec<Check<'_>> = checks
-            .iter()
-            .zip(&contexts)
-            .map(|(c, context)| {
-                let resource_policy =
-                    bucket_of(&c.resource)
-                        .and_then(|b| policies.get(b))
-                        .map(|p| ResourcePolicy {
-                            id: &p.id,
-                            policy: &p.policy,
-                            owner_account: account,
-                        });
-                Check::new(c.action, &c.resource)
-                    .with_context(context)
-                    .with_resource_policy(resource_policy)
-            })
-            .collect();
+        let prepared = IamChecks::new(checks);
+        let iam_checks = prepared.with_bucket_policies(&policies, self.pipeline.account.as_str());
         let verdicts = match &admitted.caller {
             Some(caller) => self.pipeline.decide_all(
                 caller,
@@ -1011,8 +954,85 @@ fn principal_mentions_existing_tags(policies: &irsa_auth::PrincipalPolicies) -> 
         .any(|(_, policy)| mentions_existing_tags(policy))
 }
 
+/// What S3's request condition keys come from (`s3:authType`,
+/// `s3:signatureAge`, `s3:TlsVersion`, `s3:ResourceAccount`);
+/// `signature` is `None` for an unsigned request.
+pub fn auth_context(
+    pipeline: &Pipeline,
+    connection: &ConnectionInfo,
+    signature: Option<&VerifiedSignature>,
+) -> AuthContext {
+    let age_ms = |signature: &VerifiedSignature| {
+        pipeline
+            .clock
+            .now()
+            .duration_since(signature.request_time())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    AuthContext {
+        auth_type: signature.map(|s| match s.form() {
+            SignatureForm::Header => AuthType::Header,
+            SignatureForm::Presigned => AuthType::QueryString,
+        }),
+        tls_version: connection.tls_version.map(str::to_owned),
+        signature_age_ms: signature.map(age_ms),
+        resource_account: Some(pipeline.account.clone()),
+    }
+}
+
+/// The IAM checks of an S3 request's authorization requests: each with
+/// its condition keys (owned here, the checks borrow them) and the policy
+/// of its bucket.
+#[derive(Debug)]
+pub struct IamChecks<'a> {
+    requests: &'a [AuthorizationRequest],
+    contexts: Vec<Vec<(String, Vec<String>)>>,
+}
+
+impl<'a> IamChecks<'a> {
+    pub fn new(requests: &'a [AuthorizationRequest]) -> Self {
+        let contexts = requests
+            .iter()
+            .map(|r| {
+                r.condition_keys
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.values().to_vec()))
+                    .collect()
+            })
+            .collect();
+        Self { requests, contexts }
+    }
+
+    /// The checks, each with the policy of its bucket from `policies` (by
+    /// bucket name, e.g. [`BucketPolicies::for_checks`]); `account` owns
+    /// every bucket.
+    pub fn with_bucket_policies<'b>(
+        &'b self,
+        policies: &'b HashMap<String, Arc<LoadedBucketPolicy>>,
+        account: &'b str,
+    ) -> Vec<Check<'b>> {
+        self.requests
+            .iter()
+            .zip(&self.contexts)
+            .map(|(r, context)| {
+                let resource_policy =
+                    bucket_of(&r.resource)
+                        .and_then(|b| policies.get(b))
+                        .map(|p| ResourcePolicy {
+                            id: &p.id,
+                            policy: &p.policy,
+                            owner_account: account,
+                        });
+                Check::new(r.action, &r.resource)
+                    .with_context(context)
+                    .with_resource_policy(resource_policy)
+            })
+            .collect()
+    }
+}
+
 /// The bucket of an S3 ARN (`arn:aws:s3:::bucket[/key]`).
-fn bucket_of(resource: &str) -> Option<&str> {
+pub(crate) fn bucket_of(resource: &str) -> Option<&str> {
     let rest = resource.strip_prefix("arn:aws:s3:::")?;
     let bucket = rest.split('/').next()?;
     (!bucket.is_empty()).then_some(bucket)

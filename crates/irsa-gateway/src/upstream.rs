@@ -112,6 +112,87 @@ pub struct SignedUpstreamRequest {
     pub seed_signature: String,
 }
 
+/// Keys an S3 request is signed with.
+#[derive(Clone, Copy)]
+pub struct S3Credentials<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    /// `x-amz-security-token` of temporary credentials.
+    pub session_token: Option<&'a str>,
+}
+
+impl fmt::Debug for S3Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signs an S3 request as aws-sdk-rust does: the path signed as sent
+/// (encoded once, not normalised) and `x-amz-content-sha256` a signed
+/// header. `headers` must hold `host` and every other header to sign; the
+/// signature's headers (`authorization`, `x-amz-date`,
+/// `x-amz-content-sha256`, the session token) are added to it. Returns the
+/// `Signature=` value, which seeds the chunk signatures of a signed
+/// aws-chunked body.
+pub fn sign_s3(
+    credentials: &S3Credentials<'_>,
+    region: &str,
+    method: &str,
+    uri: &Uri,
+    headers: &mut HeaderMap,
+    content_sha256: &str,
+    time: SystemTime,
+) -> Result<String, UpstreamError> {
+    let identity = aws_credential_types::Credentials::new(
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        credentials.session_token.map(str::to_owned),
+        None,
+        "irsa-gateway",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .map_err(|e| UpstreamError::Signing(e.to_string()))?
+        .into();
+    let mut pairs = Vec::with_capacity(headers.len());
+    for (name, value) in headers.iter() {
+        let value = value
+            .to_str()
+            .map_err(|_| UpstreamError::Signing(format!("header {name} is not visible ASCII")))?;
+        pairs.push((name.as_str(), value));
+    }
+    let signable = SignableRequest::new(
+        method,
+        uri.to_string(),
+        pairs.into_iter(),
+        SignableBody::Precomputed(content_sha256.to_owned()),
+    )
+    .map_err(|e| UpstreamError::Signing(e.to_string()))?;
+    let (instructions, seed_signature) = sign(signable, &params)
+        .map_err(|e| UpstreamError::Signing(e.to_string()))?
+        .into_parts();
+    for (name, value) in instructions.headers() {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| UpstreamError::Signing(e.to_string()))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|e| UpstreamError::Signing(e.to_string()))?;
+        headers.insert(name, value);
+    }
+    Ok(seed_signature)
+}
+
 impl Upstream {
     pub fn new(config: UpstreamConfig) -> Result<Self, UpstreamError> {
         let invalid = || UpstreamError::InvalidEndpoint(config.endpoint.clone());
@@ -207,57 +288,23 @@ impl Upstream {
         ] {
             headers.remove(name);
         }
-        let identity = aws_credential_types::Credentials::new(
-            &self.config.access_key_id,
-            self.config.secret_access_key.expose(),
-            None,
-            None,
-            "irsa-gateway",
-        )
-        .into();
-        let mut settings = SigningSettings::default();
-        // S3: the path is signed as sent (encoded once, not normalised) and
-        // x-amz-content-sha256 is a signed header.
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.config.region)
-            .name("s3")
-            .time(time)
-            .settings(settings)
-            .build()
-            .map_err(|e| UpstreamError::Signing(e.to_string()))?
-            .into();
-        let mut pairs = Vec::with_capacity(headers.len());
-        for (name, value) in &headers {
-            let value = value.to_str().map_err(|_| {
-                UpstreamError::Signing(format!("header {name} is not visible ASCII"))
-            })?;
-            pairs.push((name.as_str(), value));
-        }
-        let signable = SignableRequest::new(
+        let credentials = S3Credentials {
+            access_key_id: &self.config.access_key_id,
+            secret_access_key: self.config.secret_access_key.expose(),
+            session_token: None,
+        };
+        let seed_signature = sign_s3(
+            &credentials,
+            &self.config.region,
             method.as_str(),
-            uri.to_string(),
-            pairs.into_iter(),
-            SignableBody::Precomputed(content_sha256.to_owned()),
-        )
-        .map_err(|e| UpstreamError::Signing(e.to_string()))?;
-        let (instructions, seed_signature) = sign(signable, &params)
-            .map_err(|e| UpstreamError::Signing(e.to_string()))?
-            .into_parts();
-        let mut out = headers;
-        for (name, value) in instructions.headers() {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| UpstreamError::Signing(e.to_string()))?;
-            let value =
-                HeaderValue::from_str(value).map_err(|e| UpstreamError::Signing(e.to_string()))?;
-            out.insert(name, value);
-        }
+            &uri,
+            &mut headers,
+            content_sha256,
+            time,
+        )?;
         Ok(SignedUpstreamRequest {
             uri,
-            headers: out,
+            headers,
             seed_signature,
         })
     }
