@@ -180,7 +180,8 @@ pub(crate) fn after_write(
             CreatedPolicy => {
                 if let Some(name) = params.get("PolicyName") {
                     let path = params.get("Path").map_or("/", String::as_str);
-                    authorizer.invalidate_managed(&Arn::iam_policy(account, path, name).to_string());
+                    authorizer
+                        .invalidate_managed(&Arn::iam_policy(account, path, name).to_string());
                 }
             }
         }
