@@ -120,6 +120,37 @@ impl Verdict {
     }
 }
 
+/// The condition keys some policies name (lower-cased, each once),
+/// collected when the policies are loaded, so a front can tell cheaply
+/// whether a key whose value is costly to get (an upstream call, such as
+/// `s3:ExistingObjectTag/…`) can matter to a request at all.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ConditionKeys(Vec<String>);
+
+impl ConditionKeys {
+    pub fn of<'a>(policies: impl IntoIterator<Item = &'a Policy>) -> Self {
+        let mut keys: Vec<String> = policies
+            .into_iter()
+            .flat_map(|p| &p.statements)
+            .flat_map(|s| &s.conditions)
+            .flat_map(|block| &block.entries)
+            .map(|entry| entry.key.to_ascii_lowercase())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Self(keys)
+    }
+
+    /// Whether a named key starts with `prefix`, compared ASCII
+    /// case-insensitively (as condition key names are).
+    pub fn any_with_prefix(&self, prefix: &str) -> bool {
+        self.0.iter().any(|key| {
+            key.get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        })
+    }
+}
+
 /// The policies that apply to a caller (or a simulated principal).
 #[derive(Debug, Default, Clone)]
 pub struct PrincipalPolicies {
@@ -128,6 +159,9 @@ pub struct PrincipalPolicies {
     pub session: Vec<(String, Arc<Policy>)>,
     /// `aws:PrincipalTag/*` (entity tags, overridden by session tags).
     pub principal_tags: Vec<(String, String)>,
+    /// Of all the policies above, set by the [`Authorizer`] once it has
+    /// built them.
+    condition_keys: ConditionKeys,
 }
 
 fn sources(list: &[(String, Arc<Policy>)]) -> Vec<PolicySource<'_>> {
@@ -137,6 +171,21 @@ fn sources(list: &[(String, Arc<Policy>)]) -> Vec<PolicySource<'_>> {
 }
 
 impl PrincipalPolicies {
+    /// The condition keys the identity, boundary and session policies name.
+    pub fn condition_keys(&self) -> &ConditionKeys {
+        &self.condition_keys
+    }
+
+    fn index_condition_keys(&mut self) {
+        self.condition_keys = ConditionKeys::of(
+            self.identity
+                .iter()
+                .chain(&self.session)
+                .chain(self.boundary.iter())
+                .map(|(_, policy)| policy.as_ref()),
+        );
+    }
+
     /// Evaluates with an optional resource-based policy: the decision, and
     /// for a denial which kind of policy is to blame and which statement
     /// decided an explicit deny (computed by the engine itself).
@@ -467,6 +516,7 @@ impl Authorizer {
             };
             out.boundary = Some((arn, parsed));
         }
+        out.index_condition_keys();
         Ok((out, managed_arns))
     }
 
@@ -505,6 +555,7 @@ impl Authorizer {
             out.principal_tags
                 .push((tag.key.clone(), tag.value.clone()));
         }
+        out.index_condition_keys();
         Ok(Arc::new(out))
     }
 
@@ -679,4 +730,114 @@ fn verdict(
         None => format!("{}#{}", s.source_id, s.index),
     });
     Verdict::Denied(denial)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use irsa_core::TestClock;
+    use irsa_store::{NewPolicy, NewUser};
+
+    use super::*;
+
+    const ALLOW_ALL: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    const TAG_CONDITION: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"s3:existingobjecttag/Team":"a"}}}]}"#;
+
+    async fn authorizer(dir: &std::path::Path) -> Authorizer {
+        let clock: SharedClock = Arc::new(TestClock::at_unix(1_795_442_400));
+        let store = irsa_store::open(irsa_store::StoreConfig {
+            database_url: None,
+            data_dir: dir.to_path_buf(),
+            master_key: irsa_store::MasterKey::generate().unwrap(),
+            account_id: irsa_core::AccountId::default(),
+            clock: Arc::clone(&clock),
+        })
+        .await
+        .unwrap();
+        Authorizer::new(store, clock)
+    }
+
+    fn user(name: &str) -> Subject {
+        Subject::User {
+            name: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn condition_keys_are_collected_once_and_matched_by_prefix() {
+        let tagged = Policy::parse(TAG_CONDITION, DocKind::Identity).unwrap();
+        let plain = Policy::parse(ALLOW_ALL, DocKind::Identity).unwrap();
+        let keys = ConditionKeys::of([&plain, &tagged, &tagged]);
+        assert_eq!(keys.0, ["s3:existingobjecttag/team"]);
+        assert!(keys.any_with_prefix("s3:ExistingObjectTag/"));
+        assert!(!keys.any_with_prefix("s3:RequestObjectTag/"));
+        assert!(!ConditionKeys::of([&plain]).any_with_prefix("s3:ExistingObjectTag/"));
+    }
+
+    #[tokio::test]
+    async fn managed_policy_invalidation_drops_only_its_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let authz = authorizer(dir.path()).await;
+        let store = Arc::clone(&authz.store);
+        let managed = store
+            .create_policy(NewPolicy::new("tagged", TAG_CONDITION))
+            .await
+            .unwrap();
+        for name in ["attaches", "bounded", "inline", "Other"] {
+            store.create_user(NewUser::named(name)).await.unwrap();
+        }
+        store
+            .attach_policy(PrincipalKind::User, "attaches", &managed.arn)
+            .await
+            .unwrap();
+        store
+            .set_permissions_boundary(PrincipalKind::User, "bounded", Some(managed.arn.clone()))
+            .await
+            .unwrap();
+        store
+            .put_inline_policy(PrincipalKind::User, "inline", "all", ALLOW_ALL.to_owned())
+            .await
+            .unwrap();
+        for name in ["attaches", "bounded", "inline", "Other"] {
+            let policies = authz.subject_policies(&user(name)).await.unwrap();
+            let names_tag = policies
+                .condition_keys()
+                .any_with_prefix("s3:ExistingObjectTag/");
+            assert_eq!(names_tag, matches!(name, "attaches" | "bounded"), "{name}");
+            assert!(authz.has_cached_policies(&user(name)));
+        }
+
+        authz.invalidate_managed(&managed.arn);
+        assert!(!authz.has_cached_policies(&user("attaches")));
+        assert!(!authz.has_cached_policies(&user("bounded")));
+        assert!(authz.has_cached_policies(&user("inline")));
+        assert!(authz.has_cached_policies(&user("Other")));
+
+        // Names are matched as IAM matches them, case-insensitively.
+        authz.invalidate_subject(PrincipalKind::User, "other");
+        assert!(!authz.has_cached_policies(&user("Other")));
+        authz.invalidate_subject(PrincipalKind::Role, "inline");
+        assert!(
+            authz.has_cached_policies(&user("inline")),
+            "a role of that name is another entity"
+        );
+    }
+
+    #[tokio::test]
+    async fn session_policies_join_the_condition_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let authz = authorizer(dir.path()).await;
+        let mut policies = (*authz.subject_policies(&user("nobody")).await.unwrap()).clone();
+        assert!(!policies
+            .condition_keys()
+            .any_with_prefix("s3:ExistingObjectTag/"));
+        let parsed = authz.parse_or_deny("session-policy", TAG_CONDITION, DocKind::Session);
+        policies.session.push(("session-policy".to_owned(), parsed));
+        policies.index_condition_keys();
+        assert!(policies
+            .condition_keys()
+            .any_with_prefix("s3:ExistingObjectTag/"));
+    }
 }

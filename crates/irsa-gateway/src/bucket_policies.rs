@@ -30,6 +30,36 @@ pub struct LoadedBucketPolicy {
     pub id: String,
     pub document: String,
     pub policy: Policy,
+    /// Whether a condition names `s3:ExistingObjectTag/…` (the object's
+    /// tags are fetched upstream only then), found once on load.
+    pub names_existing_object_tag: bool,
+}
+
+impl LoadedBucketPolicy {
+    fn new(bucket: &str, document: String, policy: Policy) -> Self {
+        Self {
+            id: policy_id(bucket),
+            names_existing_object_tag: names_existing_object_tag(&policy),
+            document,
+            policy,
+        }
+    }
+}
+
+/// Whether a policy has a condition on `s3:ExistingObjectTag/…`.
+fn names_existing_object_tag(policy: &Policy) -> bool {
+    let prefix = irsa_s3::EXISTING_OBJECT_TAG_PREFIX;
+    policy
+        .statements
+        .iter()
+        .flat_map(|statement| &statement.conditions)
+        .flat_map(|block| &block.entries)
+        .any(|entry| {
+            entry
+                .key
+                .get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -129,11 +159,7 @@ impl BucketPolicies {
             .put_bucket_policy(bucket, document.clone())
             .await
             .map_err(|e| StoreUnavailable(e.to_string()))?;
-        let loaded = Arc::new(LoadedBucketPolicy {
-            id: policy_id(bucket),
-            document,
-            policy,
-        });
+        let loaded = Arc::new(LoadedBucketPolicy::new(bucket, document, policy));
         self.remember(bucket, Some(loaded), self.clock.now_utc());
         Ok(())
     }
@@ -181,15 +207,44 @@ fn load(bucket: &str, document: String) -> LoadedBucketPolicy {
             tracing::warn!(bucket, error = %e, "stored bucket policy does not parse; it denies every request");
             deny_all()
         });
-    LoadedBucketPolicy {
-        id: policy_id(bucket),
-        document,
-        policy,
-    }
+    LoadedBucketPolicy::new(bucket, document, policy)
 }
 
 fn deny_all() -> Policy {
     const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#;
     Policy::parse_with_limit(DENY_ALL, PolicyKind::Resource, SizeLimit::Unlimited)
         .unwrap_or_else(|e| unreachable!("static deny-all policy: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn loaded(condition: &str) -> LoadedBucketPolicy {
+        let document = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{condition}}}]}}"#
+        );
+        let policy = BucketPolicies::validate(&document).unwrap();
+        LoadedBucketPolicy::new("b", document, policy)
+    }
+
+    #[test]
+    fn existing_object_tag_conditions_are_found_once_on_load() {
+        assert!(
+            loaded(r#"{"StringEquals":{"s3:ExistingObjectTag/team":"a"}}"#)
+                .names_existing_object_tag
+        );
+        assert!(
+            loaded(r#"{"StringEquals":{"S3:EXISTINGOBJECTTAG/team":"a"}}"#)
+                .names_existing_object_tag
+        );
+        assert!(
+            !loaded(r#"{"StringEquals":{"s3:RequestObjectTag/team":"a"}}"#)
+                .names_existing_object_tag
+        );
+        assert!(!loaded(r#"{"Bool":{"aws:SecureTransport":"false"}}"#).names_existing_object_tag);
+        assert!(!load("b", "not json".to_owned()).names_existing_object_tag);
+    }
 }

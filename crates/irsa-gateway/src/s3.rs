@@ -323,10 +323,10 @@ impl S3Front {
         // call: made only when a policy that applies mentions the key.
         let mut with_tags;
         let checks = if checks.iter().any(|c| c.existing_object_tags.is_some())
-            && (caller_policies
-                .as_deref()
-                .is_some_and(principal_mentions_existing_tags)
-                || policies.values().any(|p| mentions_existing_tags(&p.policy)))
+            && (caller_policies.as_deref().is_some_and(|p| {
+                p.condition_keys()
+                    .any_with_prefix(irsa_s3::EXISTING_OBJECT_TAG_PREFIX)
+            }) || policies.values().any(|p| p.names_existing_object_tag))
         {
             with_tags = checks.to_vec();
             let mut fetched: HashMap<(String, String), Vec<irsa_s3::Tag>> = HashMap::new();
@@ -928,30 +928,6 @@ fn error_response(
     };
     *response.status_mut() = error.status();
     response
-}
-
-/// Whether a policy has a condition on `s3:ExistingObjectTag/…`.
-fn mentions_existing_tags(policy: &irsa_policy::Policy) -> bool {
-    policy.statements.iter().any(|statement| {
-        statement.conditions.iter().any(|block| {
-            block.entries.iter().any(|entry| {
-                entry
-                    .key
-                    .get(..irsa_s3::EXISTING_OBJECT_TAG_PREFIX.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(irsa_s3::EXISTING_OBJECT_TAG_PREFIX))
-            })
-        })
-    })
-}
-
-/// Whether any of a caller's policies mentions `s3:ExistingObjectTag/…`.
-fn principal_mentions_existing_tags(policies: &irsa_auth::PrincipalPolicies) -> bool {
-    policies
-        .identity
-        .iter()
-        .chain(&policies.session)
-        .chain(policies.boundary.iter())
-        .any(|(_, policy)| mentions_existing_tags(policy))
 }
 
 /// What S3's request condition keys come from (`s3:authType`,
