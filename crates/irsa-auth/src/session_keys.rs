@@ -151,13 +151,14 @@ impl SessionKeys {
     }
 }
 
-/// Adds a new session-token key that starts sealing [`ACTIVATION_DELAY`]
-/// from now (the store's clock); returns it. The keys it replaces are
-/// retired by the first upkeep pass after that and keep opening tokens for
+/// Adds a new session-token key that starts sealing `activate_in` from now
+/// (the store's clock; [`ACTIVATION_DELAY`] unless the operator knows every
+/// replica reloads sooner); returns it. The keys it replaces are retired by
+/// the first upkeep pass after that and keep opening tokens for
 /// [`RETIRED_KEY_KEPT_FOR`].
-pub async fn rotate(store: &dyn Store) -> Result<ServerKey, AuthError> {
+pub async fn rotate(store: &dyn Store, activate_in: Duration) -> Result<ServerKey, AuthError> {
     let mut fresh = new_session_key().map_err(|e| AuthError::Internal(e.to_string()))?;
-    fresh.not_before = Some(store.clock().now_utc() + ACTIVATION_DELAY);
+    fresh.not_before = Some(store.clock().now_utc() + activate_in);
     key_ring::rotate(store, fresh)
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))
@@ -256,7 +257,7 @@ mod tests {
         );
         let old_token = a.seal(&claims(&clock)).unwrap();
 
-        let fresh = rotate(store.as_ref()).await.unwrap();
+        let fresh = rotate(store.as_ref(), ACTIVATION_DELAY).await.unwrap();
         assert_eq!(fresh.not_before, clock.now_utc() + ACTIVATION_DELAY);
         // Every replica reloads within RELOAD_AFTER + UPKEEP_EVERY and then
         // holds the new key, but nobody seals with it yet.

@@ -81,9 +81,9 @@ enum IssuerCommand {
 #[derive(Debug, Subcommand)]
 enum SessionKeysCommand {
     /// Add a new session-token key; running servers start sealing with it
-    /// 90 s later, and the keys it replaces keep opening tokens until every
-    /// session they sealed has expired.
-    Rotate(cmd::keyring::StoreArgs),
+    /// 90 s later (--activate-in), and the keys it replaces keep opening
+    /// tokens until every session they sealed has expired.
+    Rotate(cmd::keyring::RotateSessionKeyArgs),
     /// List the session-token keys (ids, state and dates; never secrets).
     List(cmd::keyring::StoreArgs),
 }

@@ -259,6 +259,11 @@ const JWKS_REFETCH: Duration = Duration::from_secs(10);
 /// (`irsa_auth::session_keys::RELOAD_AFTER`).
 const SESSION_RING_RELOAD: Duration = Duration::from_secs(30);
 
+/// How long after `irsa session-keys rotate --activate-in 5` a replica
+/// seals with the new key: the 5 s, then its next reload (upkeep every 15 s,
+/// reloads at most every 30 s: within 45 s).
+const SESSION_KEY_TAKE_UP: Duration = Duration::from_secs(50);
+
 /// Polls `check` until it holds or `bound` passes; returns how long it took.
 async fn within<F, Fut>(what: &str, bound: Duration, mut check: F) -> Duration
 where
@@ -367,7 +372,7 @@ async fn key_ring_rotation_on_one_replica_is_seen_by_the_other() {
     a_spec.args.clone_from(&issuer_args);
     let mut b_spec = Spec::postgres(&b_dir, &url, &key_file);
     b_spec.args = issuer_args;
-    let mut a = Process::spawn_on(&a_spec, a_port);
+    let a = Process::spawn_on(&a_spec, a_port);
     a.wait_ready(Duration::from_secs(60));
     let b = Process::spawn_on(&b_spec, b_port);
     b.wait_ready(Duration::from_secs(60));
@@ -452,57 +457,51 @@ async fn key_ring_rotation_on_one_replica_is_seen_by_the_other() {
     assume_web(&b, &old_token).await.unwrap();
     assume_web(&a, &new_token).await.unwrap();
 
-    // Session-token key ring: a new sealing key added to the shared ring
-    // (the old one retired, as a rotation does) and taken up by A when it
-    // restarts; a running replica loads new keys when a token names one.
+    // Session-token key ring: `irsa session-keys rotate` against the shared
+    // store while both replicas run. A new key that starts sealing 5 s
+    // later is taken up by A's upkeep (it reloads at least every 45 s) with
+    // no restart; B opens what A seals with it.
     let old_session_key = session_key_id(old_session.session_token());
-    {
-        let store = irsa_store::open(irsa_store::StoreConfig {
-            database_url: Some(url.clone()),
-            data_dir: a_spec.data_dir.clone(),
-            master_key: irsa_store::MasterKey::from_base64(
-                &std::fs::read_to_string(&key_file).unwrap(),
-            )
-            .unwrap(),
-            account_id: irsa_core::AccountId::default(),
-            clock: std::sync::Arc::new(irsa_core::SystemClock),
-        })
-        .await
+    let out = irsa()
+        .args(["session-keys", "rotate", "--activate-in", "5", "--data-dir"])
+        .arg(&a_spec.data_dir)
+        .args(["--database-url", &url])
+        .arg("--master-key-file")
+        .arg(&key_file)
+        .output()
         .unwrap();
-        let mut secret = vec![0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
-        let sealing_key_id = format!("st-{:016x}", rand::random::<u64>());
-        let previous = store.list_server_keys("session-token").await.unwrap();
-        store
-            .insert_server_key(irsa_store::NewServerKey {
-                purpose: "session-token".to_owned(),
-                key_id: sealing_key_id,
-                algorithm: "XChaCha20-Poly1305".to_owned(),
-                secret: irsa_core::SecretBytes::new(secret),
-                public: None,
-                not_before: None,
-                retire_after: None,
-                expires: None,
-            })
-            .await
-            .unwrap();
-        for key in previous.iter().filter(|k| k.active) {
-            store
-                .retire_server_key("session-token", &key.key_id, None)
-                .await
-                .unwrap();
-        }
-        store.close().await;
-    }
-    a.stop();
-    let a = Process::spawn_on(&a_spec, a_port);
-    a.wait_ready(Duration::from_secs(60));
-    let new_session = assume_web(&a, &new_token).await.unwrap();
-    let new_session_key = session_key_id(new_session.session_token());
-    assert_ne!(
-        new_session_key, old_session_key,
-        "A still seals with the old key"
+    assert!(
+        out.status.success(),
+        "irsa session-keys rotate: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let rotated = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rotated_key = rotated
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(rotated_key.starts_with("st-"), "{rotated}");
+    let sealed_new = std::cell::RefCell::new(None);
+    let took = within(
+        "A seals new sessions with the rotated key",
+        SESSION_KEY_TAKE_UP + PROPAGATION,
+        || async {
+            let session = assume_web(&a, &new_token).await?;
+            let sealed_with = session_key_id(session.session_token());
+            if sealed_with == rotated_key {
+                *sealed_new.borrow_mut() = Some(session);
+                Ok(())
+            } else {
+                Err(format!("sealed with {sealed_with}"))
+            }
+        },
+    )
+    .await;
+    println!("replicas: A seals with the rotated session key {rotated_key} after {took:?}");
+    let new_session = sealed_new.into_inner().unwrap();
+    let new_session_key = session_key_id(new_session.session_token());
+    assert_ne!(new_session_key, old_session_key);
     let took = within(
         "a session sealed with the new key accepted by B",
         SESSION_RING_RELOAD + PROPAGATION,

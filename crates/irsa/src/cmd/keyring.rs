@@ -262,19 +262,31 @@ pub async fn rotate(args: &RotateArgs) -> anyhow::Result<String> {
     Ok(out)
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateSessionKeyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Seconds until the new key starts sealing. Every server reloads its
+    /// key ring within 45 s; starting sooner lets a replica that has not
+    /// reloaded yet refuse new sessions (InvalidClientTokenId) for up to 30 s.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub activate_in: u32,
+}
+
 /// `irsa session-keys rotate`: adds a session-token key that running
-/// servers start sealing with [`session_keys::ACTIVATION_DELAY`] later.
-pub async fn rotate_session_key(args: &StoreArgs) -> anyhow::Result<String> {
-    let store = open_store(args).await?;
-    let result = session_keys::rotate(store.as_ref()).await;
+/// servers start sealing with `--activate-in` seconds later.
+pub async fn rotate_session_key(args: &RotateSessionKeyArgs) -> anyhow::Result<String> {
+    let store = open_store(&args.store).await?;
+    let activate_in = time::Duration::seconds(i64::from(args.activate_in));
+    let result = session_keys::rotate(store.as_ref(), activate_in).await;
     store.close().await;
     let key = result.map_err(|err| anyhow::anyhow!("{err}"))?;
     Ok(format!(
-        "new session-token key {} seals from {} on ({} s from now: every server loads it first);\n\
+        "new session-token key {} seals from {} on ({} s from now; every server loads it within 45 s);\n\
          the keys it replaces keep opening tokens for {} h after that\n",
         key.key_id,
         rfc3339(key.not_before),
-        session_keys::ACTIVATION_DELAY.whole_seconds(),
+        args.activate_in,
         session_keys::RETIRED_KEY_KEPT_FOR.as_secs() / 3600,
     ))
 }
