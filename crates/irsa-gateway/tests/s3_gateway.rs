@@ -63,6 +63,32 @@ where
         .unwrap_or_default()
 }
 
+type GetObjectError = aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::get_object::GetObjectError,
+    aws_sdk_s3::config::http::HttpResponse,
+>;
+
+/// Puts `body` at `key`.
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: impl Into<ByteStream>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key:?}: {e:?}"));
+}
+
+/// The object's bytes, or GetObject's error.
+async fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<bytes::Bytes, GetObjectError> {
+    let object = s3.get_object().bucket(bucket).key(key).send().await?;
+    Ok(object.body.collect().await.unwrap().into_bytes())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn role_session_allowed_and_denied() {
     let Some((gateway, bucket)) = setup("gw-role").await else {
@@ -72,13 +98,7 @@ async fn role_session_allowed_and_denied() {
     let s3 = gateway.s3(creds);
 
     // In-memory body: a signed SHA-256 of the payload.
-    s3.put_object()
-        .bucket(&bucket)
-        .key("hello.txt")
-        .body(ByteStream::from_static(b"hello gateway"))
-        .send()
-        .await
-        .unwrap();
+    put(&s3, &bucket, "hello.txt", b"hello gateway".to_vec()).await;
     let got = s3
         .get_object()
         .bucket(&bucket)
@@ -110,25 +130,14 @@ async fn role_session_allowed_and_denied() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let data: Vec<u8> = (0..300_000_u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(file.path(), &data).unwrap();
-    s3.put_object()
-        .bucket(&bucket)
-        .key("streamed.bin")
-        .body(ByteStream::from_path(file.path()).await.unwrap())
-        .send()
-        .await
-        .unwrap();
-    let back = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("streamed.bin")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    put(
+        &s3,
+        &bucket,
+        "streamed.bin",
+        ByteStream::from_path(file.path()).await.unwrap(),
+    )
+    .await;
+    let back = get(&s3, &bucket, "streamed.bin").await.unwrap();
     assert_eq!(back.len(), data.len());
     assert!(back.as_ref() == data.as_slice());
 
@@ -183,27 +192,12 @@ async fn odd_and_long_keys_round_trip_byte_exactly() {
         long.as_str(),
     ];
     for key in keys {
-        s3.put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(ByteStream::from(key.as_bytes().to_vec()))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("put {key:?}: {e:?}"));
+        put(&s3, &bucket, key, key.as_bytes().to_vec()).await;
     }
     for key in keys {
-        let body = s3
-            .get_object()
-            .bucket(&bucket)
-            .key(key)
-            .send()
+        let body = get(&s3, &bucket, key)
             .await
-            .unwrap_or_else(|e| panic!("get {key:?}: {e:?}"))
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
+            .unwrap_or_else(|e| panic!("get {key:?}: {e:?}"));
         assert_eq!(body.as_ref(), key.as_bytes(), "{key:?}");
     }
     let mut listed: Vec<String> = s3
@@ -238,13 +232,7 @@ async fn bucket_policy_grants_and_denies(db: Db) {
     };
     assert_eq!(gateway.backend, db);
     let root = gateway.s3(gateway.root.clone());
-    root.put_object()
-        .bucket(&bucket)
-        .key("doc.txt")
-        .body(ByteStream::from_static(b"policy"))
-        .send()
-        .await
-        .unwrap();
+    put(&root, &bucket, "doc.txt", b"policy".to_vec()).await;
     // A role whose own policy allows nothing on this bucket.
     let (role_arn, creds) = gateway
         .role(
@@ -253,13 +241,7 @@ async fn bucket_policy_grants_and_denies(db: Db) {
         )
         .await;
     let s3 = gateway.s3(creds);
-    let before = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("doc.txt")
-        .send()
-        .await
-        .unwrap_err();
+    let before = get(&s3, &bucket, "doc.txt").await.unwrap_err();
     assert_eq!(error_code(&before), "AccessDenied");
 
     // No policy yet.
@@ -297,17 +279,7 @@ async fn bucket_policy_grants_and_denies(db: Db) {
         .await
         .unwrap();
     assert_eq!(stored.policy(), Some(grant.as_str()));
-    let got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("doc.txt")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        b"policy"
-    );
+    assert_eq!(get(&s3, &bucket, "doc.txt").await.unwrap(), &b"policy"[..]);
 
     // An explicit deny wins, for the role and for the root's data access.
     let deny = format!(
@@ -319,26 +291,14 @@ async fn bucket_policy_grants_and_denies(db: Db) {
         .send()
         .await
         .unwrap();
-    let denied = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("doc.txt")
-        .send()
-        .await
-        .unwrap_err();
+    let denied = get(&s3, &bucket, "doc.txt").await.unwrap_err();
     assert_eq!(error_code(&denied), "AccessDenied");
     assert!(
         error_message(&denied).contains("with an explicit deny in a resource-based policy"),
         "{}",
         error_message(&denied)
     );
-    let root_denied = root
-        .get_object()
-        .bucket(&bucket)
-        .key("doc.txt")
-        .send()
-        .await
-        .unwrap_err();
+    let root_denied = get(&root, &bucket, "doc.txt").await.unwrap_err();
     assert_eq!(error_code(&root_denied), "AccessDenied");
     // …but the root can always manage the policy.
     let status = root
@@ -374,13 +334,7 @@ async fn delete_objects_answers_denied_keys_per_key() {
     };
     let root = gateway.s3(gateway.root.clone());
     for key in ["public/a", "private/b"] {
-        root.put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .unwrap();
+        put(&root, &bucket, key, b"x".to_vec()).await;
     }
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::{bucket}/public/*"}}]}}"#
@@ -645,13 +599,7 @@ async fn signed_chunks_are_verified_and_resigned() {
         encoder.finish(&[], &mut body).unwrap();
         assert_eq!(body.len(), encoded_len);
         let answer = send("PUT", &url, &headers, body).await;
-        let head = gateway
-            .s3(gateway.root.clone())
-            .get_object()
-            .bucket(&bucket)
-            .key(key)
-            .send()
-            .await;
+        let head = get(&gateway.s3(gateway.root.clone()), &bucket, key).await;
         if corrupt {
             assert_eq!(
                 (answer.status, answer.code()),
@@ -661,7 +609,7 @@ async fn signed_chunks_are_verified_and_resigned() {
             assert!(head.is_err(), "no object may appear");
         } else {
             assert_eq!(answer.status, 200, "{answer:?}");
-            let back = head.unwrap().body.collect().await.unwrap().into_bytes();
+            let back = head.unwrap();
             assert!(back.as_ref() == data.as_slice());
         }
     }
@@ -856,23 +804,10 @@ async fn oversized_heads_get_s3_errors() {
     }
     // Others are still served.
     let s3 = gateway.s3(gateway.root.clone());
-    s3.put_object()
-        .bucket(&bucket)
-        .key("after")
-        .body(ByteStream::from_static(b"still here"))
-        .send()
-        .await
-        .unwrap();
-    let got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("after")
-        .send()
-        .await
-        .unwrap();
+    put(&s3, &bucket, "after", b"still here".to_vec()).await;
     assert_eq!(
-        &got.body.collect().await.unwrap().into_bytes()[..],
-        b"still here"
+        get(&s3, &bucket, "after").await.unwrap(),
+        &b"still here"[..]
     );
 }
 
@@ -895,13 +830,7 @@ async fn anonymous_requests_need_a_public_bucket_policy(db: Db) {
         return;
     };
     let s3 = gateway.s3(gateway.root.clone());
-    s3.put_object()
-        .bucket(&bucket)
-        .key("public.txt")
-        .body(ByteStream::from_static(b"for everyone"))
-        .send()
-        .await
-        .unwrap();
+    put(&s3, &bucket, "public.txt", b"for everyone".to_vec()).await;
     let url = format!("{}/{bucket}/public.txt", gateway.s3_endpoint());
     let denied = send("GET", &url, &[], Vec::new()).await;
     assert_eq!(denied.status, 403, "{denied:?}");
@@ -1006,18 +935,8 @@ async fn existing_object_tags_are_fetched_when_a_policy_needs_them() {
     let (upstream, task) = tagging_upstream(std::sync::Arc::clone(&calls)).await;
     let gateway = Gateway::start(&upstream).await;
     let (_, team_a) = gateway.role("tag-a", &tag_policy("tagged", "a")).await;
-    let got = gateway
-        .s3(team_a)
-        .get_object()
-        .bucket("tagged")
-        .key("doc")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        &got.body.collect().await.unwrap().into_bytes()[..],
-        b"tagged body"
-    );
+    let got = get(&gateway.s3(team_a), "tagged", "doc").await.unwrap();
+    assert_eq!(got, &b"tagged body"[..]);
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     let (_, team_b) = gateway.role("tag-b", &tag_policy("tagged", "b")).await;
@@ -1034,14 +953,7 @@ async fn existing_object_tags_are_fetched_when_a_policy_needs_them() {
 
     // No policy mentions the key: no upstream call for tags.
     let (_, plain) = gateway.role("plain", &role_policy("tagged")).await;
-    gateway
-        .s3(plain)
-        .get_object()
-        .bucket("tagged")
-        .key("doc")
-        .send()
-        .await
-        .unwrap();
+    get(&gateway.s3(plain), "tagged", "doc").await.unwrap();
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     task.abort();
 }
@@ -1054,24 +966,15 @@ async fn existing_object_tag_required_but_garage_object_has_none() {
     let Some((gateway, bucket)) = setup("gw-tags").await else {
         return;
     };
-    gateway
-        .s3(gateway.root.clone())
-        .put_object()
-        .bucket(&bucket)
-        .key("doc")
-        .body(ByteStream::from_static(b"untagged"))
-        .send()
-        .await
-        .unwrap();
+    put(
+        &gateway.s3(gateway.root.clone()),
+        &bucket,
+        "doc",
+        b"untagged".to_vec(),
+    )
+    .await;
     let (arn, creds) = gateway.role("needs-tag", &tag_policy(&bucket, "a")).await;
-    let err = gateway
-        .s3(creds)
-        .get_object()
-        .bucket(&bucket)
-        .key("doc")
-        .send()
-        .await
-        .unwrap_err();
+    let err = get(&gateway.s3(creds), &bucket, "doc").await.unwrap_err();
     assert_eq!(
         err.raw_response().map(|r| r.status().as_u16()),
         Some(403),
@@ -1116,23 +1019,10 @@ async fn web_identity_credentials_allowed_and_denied(db: Db) {
         .await;
     assert!(arn.ends_with(":assumed-role/pod-app/pod"), "{arn}");
     let s3 = gateway.s3(creds);
-    s3.put_object()
-        .bucket(&bucket)
-        .key("from-pod.txt")
-        .body(ByteStream::from_static(b"hello from the pod"))
-        .send()
-        .await
-        .unwrap();
-    let got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("from-pod.txt")
-        .send()
-        .await
-        .unwrap();
+    put(&s3, &bucket, "from-pod.txt", b"hello from the pod".to_vec()).await;
     assert_eq!(
-        &got.body.collect().await.unwrap().into_bytes()[..],
-        b"hello from the pod"
+        get(&s3, &bucket, "from-pod.txt").await.unwrap(),
+        &b"hello from the pod"[..]
     );
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     assert_eq!(listed.key_count(), Some(1));
@@ -1251,14 +1141,7 @@ async fn https_streaming_put_and_get_with_secure_transport_condition() {
         ["STREAMING-UNSIGNED-PAYLOAD-TRAILER"],
         "the SDK's default over https"
     );
-    let got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("streamed.bin")
-        .send()
-        .await
-        .unwrap();
-    let back = got.body.collect().await.unwrap().into_bytes();
+    let back = get(&s3, &bucket, "streamed.bin").await.unwrap();
     assert_eq!(back.len(), data.len());
     assert!(back.as_ref() == data.as_slice());
     // Listing is not granted by either policy.

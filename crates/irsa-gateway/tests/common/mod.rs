@@ -352,6 +352,33 @@ impl Gateway {
         let trust = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
         );
+        let role = self.role_with_policy(name, trust, policy).await;
+        let user_creds = Credentials::new(
+            key.access_key_id(),
+            key.secret_access_key(),
+            None,
+            None,
+            "irsa-test",
+        );
+        let assumed = self
+            .sts(user_creds)
+            .assume_role()
+            .role_arn(role.arn())
+            .role_session_name("s3-test")
+            .send()
+            .await
+            .unwrap();
+        session(assumed.assumed_role_user, assumed.credentials)
+    }
+
+    /// Creates role `name` trusting `trust`, with inline policy `policy`.
+    async fn role_with_policy(
+        &self,
+        name: &str,
+        trust: String,
+        policy: &str,
+    ) -> aws_sdk_iam::types::Role {
+        let iam = self.iam();
         let role = iam
             .create_role()
             .role_name(name)
@@ -368,33 +395,26 @@ impl Gateway {
             .send()
             .await
             .unwrap();
-        let user_creds = Credentials::new(
-            key.access_key_id(),
-            key.secret_access_key(),
-            None,
+        role
+    }
+}
+
+/// The assumed-role ARN and the session credentials of an STS answer.
+fn session(
+    user: Option<aws_sdk_sts::types::AssumedRoleUser>,
+    credentials: Option<aws_sdk_sts::types::Credentials>,
+) -> (String, Credentials) {
+    let c = credentials.unwrap();
+    (
+        user.unwrap().arn,
+        Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
             None,
             "irsa-test",
-        );
-        let assumed = self
-            .sts(user_creds)
-            .assume_role()
-            .role_arn(role.arn())
-            .role_session_name("s3-test")
-            .send()
-            .await
-            .unwrap();
-        let c = assumed.credentials.unwrap();
-        (
-            assumed.assumed_role_user.unwrap().arn,
-            Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_owned()),
-                None,
-                "irsa-test",
-            ),
-        )
-    }
+        ),
+    )
 }
 
 impl Gateway {
@@ -415,24 +435,8 @@ impl Gateway {
             .send()
             .await
             .unwrap();
-        let role = iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(
-                issuer.trust_policy(ACCOUNT, "system:serviceaccount:default:app"),
-            )
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap();
-        iam.put_role_policy()
-            .role_name(name)
-            .policy_name("s3")
-            .policy_document(policy)
-            .send()
-            .await
-            .unwrap();
+        let trust = issuer.trust_policy(ACCOUNT, "system:serviceaccount:default:app");
+        let role = self.role_with_policy(name, trust, policy).await;
         let now = i64::try_from(
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -457,17 +461,7 @@ impl Gateway {
             .send()
             .await
             .unwrap();
-        let c = assumed.credentials.unwrap();
-        (
-            assumed.assumed_role_user.unwrap().arn,
-            Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_owned()),
-                None,
-                "irsa-test-web-identity",
-            ),
-        )
+        session(assumed.assumed_role_user, assumed.credentials)
     }
 }
 
