@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -55,7 +56,8 @@ pub enum JwtError {
 #[derive(Clone, PartialEq)]
 pub struct DecodedJwt {
     header: Map<String, Value>,
-    claims: Map<String, Value>,
+    /// Shared with the [`crate::VerifiedToken`] made from it (no copy).
+    claims: Arc<Map<String, Value>>,
     signature: Vec<u8>,
     /// `BASE64URL(header) "." BASE64URL(claims)`: the bytes the signature covers.
     signing_input: String,
@@ -76,6 +78,10 @@ impl DecodedJwt {
         &self.header
     }
     pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+    /// The claims, shared.
+    pub(crate) fn shared_claims(&self) -> &Arc<Map<String, Value>> {
         &self.claims
     }
     pub fn signature(&self) -> &[u8] {
@@ -102,7 +108,12 @@ impl DecodedJwt {
 /// trailing newline) is ignored; everything else must be exact.
 pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
     let token = token.trim();
-    let len = token.chars().count();
+    // Tokens are ASCII (base64url and dots): count bytes then, not chars.
+    let len = if token.is_ascii() {
+        token.len()
+    } else {
+        token.chars().count()
+    };
     if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&len) {
         return Err(JwtError::Length(len));
     }
@@ -116,7 +127,7 @@ pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
     let signing_input_len = parts[0].len() + 1 + parts[1].len();
     Ok(DecodedJwt {
         header,
-        claims,
+        claims: Arc::new(claims),
         signature,
         signing_input: token[..signing_input_len].to_owned(),
     })

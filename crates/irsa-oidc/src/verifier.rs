@@ -153,8 +153,13 @@ pub struct ProviderTrust {
     issuer_url: String,
     client_ids: Vec<String>,
     thumbprints: Vec<[u8; 20]>,
+    /// The key of this provider's key cache slot, built once here rather
+    /// than on every verification.
+    slot_key: CacheKey,
 }
 
+// `slot_key` only repeats the URL and thumbprints shown.
+#[allow(clippy::missing_fields_in_debug)]
 impl fmt::Debug for ProviderTrust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProviderTrust")
@@ -193,7 +198,10 @@ impl ProviderTrust {
                 .map_err(|_| ConfigError::Thumbprint(t.to_owned()))?;
             prints.push(arr);
         }
+        let mut sorted = prints.clone();
+        sorted.sort_unstable();
         Ok(Self {
+            slot_key: (issuer_url.clone(), sorted),
             issuer_url,
             client_ids: client_ids.into_iter().map(Into::into).collect(),
             thumbprints: prints,
@@ -208,11 +216,6 @@ impl ProviderTrust {
     /// Thumbprints as lower-case hex.
     pub fn thumbprints(&self) -> Vec<String> {
         self.thumbprints.iter().map(hex::encode).collect()
-    }
-    fn cache_key(&self) -> (String, Vec<[u8; 20]>) {
-        let mut t = self.thumbprints.clone();
-        t.sort_unstable();
-        (self.issuer_url.clone(), t)
     }
 }
 
@@ -229,7 +232,7 @@ pub struct VerifiedToken {
     expires_at: i64,
     issued_at: Option<i64>,
     not_before: Option<i64>,
-    claims: Map<String, Value>,
+    claims: Arc<Map<String, Value>>,
     roles: Option<Vec<String>>,
     tags: Option<Value>,
     source_identity: Option<String>,
@@ -534,18 +537,29 @@ impl OidcVerifier {
                 "Legacy Kubernetes service account tokens (issuer kubernetes/serviceaccount) cannot be used; use a projected service account token",
             ));
         }
-        let normalized = normalize_issuer_url(iss, cfg.allow_insecure_http).map_err(|e| {
-            VerifyError::invalid(
-                ErrorKind::IssuerMismatch,
-                match e {
-                    ConfigError::IssuerUrl { reason, .. } => {
-                        format!("Token issuer {iss} is not acceptable: {reason}")
-                    }
-                    other => other.to_string(),
-                },
+        // The provider's URL is normalised already and normalising is
+        // idempotent: a token naming it exactly (the usual case) skips the
+        // URL parse, and anything else is normalised and compared.
+        let exact =
+            iss == provider.issuer_url && (iss.starts_with("https://") || cfg.allow_insecure_http);
+        let normalized = if exact {
+            None
+        } else {
+            Some(
+                normalize_issuer_url(iss, cfg.allow_insecure_http).map_err(|e| {
+                    VerifyError::invalid(
+                        ErrorKind::IssuerMismatch,
+                        match e {
+                            ConfigError::IssuerUrl { reason, .. } => {
+                                format!("Token issuer {iss} is not acceptable: {reason}")
+                            }
+                            other => other.to_string(),
+                        },
+                    )
+                })?,
             )
-        })?;
-        if normalized != provider.issuer_url {
+        };
+        if normalized.is_some_and(|n| n != provider.issuer_url) {
             return Err(VerifyError::invalid(
                 ErrorKind::IssuerMismatch,
                 format!(
@@ -706,7 +720,7 @@ impl OidcVerifier {
             Some(_) => return Err(invalid_claim(SOURCE_IDENTITY_CLAIM, "must be a string")),
         };
         let tags = claims.get(TAGS_CLAIM).cloned();
-        let claims = claims.clone();
+        let claims = Arc::clone(jwt.shared_claims());
         Ok(VerifiedToken {
             issuer: provider.issuer_url.clone(),
             subject,
@@ -732,7 +746,10 @@ impl OidcVerifier {
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slots.entry(provider.cache_key()).or_default().clone()
+        if let Some(slot) = slots.get(&provider.slot_key) {
+            return Arc::clone(slot);
+        }
+        Arc::clone(slots.entry(provider.slot_key.clone()).or_default())
     }
 
     /// Keys for the issuer, fetching when cold, expired or missing `kid` —
