@@ -265,6 +265,36 @@ struct Wire<S> {
     role_chained: bool,
 }
 
+/// [`Wire`] borrowing from the claims, for sealing without copying them;
+/// serializes to the same JSON.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    #[serde(rename = "k")]
+    access_key_id: &'a str,
+    #[serde(rename = "s")]
+    secret: &'a str,
+    #[serde(rename = "p")]
+    principal: &'a SessionPrincipal,
+    #[serde(rename = "a")]
+    account: &'a AccountId,
+    #[serde(rename = "i")]
+    issued_at: i64,
+    #[serde(rename = "e")]
+    expires_at: i64,
+    #[serde(rename = "sp", skip_serializing_if = "Option::is_none")]
+    session_policy: Option<&'a str>,
+    #[serde(rename = "pa", skip_serializing_if = "<[String]>::is_empty")]
+    policy_arns: &'a [String],
+    #[serde(rename = "t", skip_serializing_if = "<[SessionTag]>::is_empty")]
+    tags: &'a [SessionTag],
+    #[serde(rename = "tt", skip_serializing_if = "<[String]>::is_empty")]
+    transitive_tag_keys: &'a [String],
+    #[serde(rename = "si", skip_serializing_if = "Option::is_none")]
+    source_identity: Option<&'a str>,
+    #[serde(rename = "c", skip_serializing_if = "std::ops::Not::not")]
+    role_chained: bool,
+}
+
 fn header(key_id: &str) -> Vec<u8> {
     let mut h = Vec::with_capacity(2 + key_id.len());
     h.push(VERSION);
@@ -276,18 +306,18 @@ fn header(key_id: &str) -> Vec<u8> {
 
 /// Seals `session` under `key` into token text.
 pub fn seal(session: &SessionClaims, key: &SessionKey) -> Result<String, SessionTokenError> {
-    let wire = Wire {
-        access_key_id: session.access_key_id.clone(),
+    let wire = WireRef {
+        access_key_id: &session.access_key_id,
         secret: session.secret_access_key.expose(),
-        principal: session.principal.clone(),
-        account: session.account.clone(),
+        principal: &session.principal,
+        account: &session.account,
         issued_at: session.issued_at,
         expires_at: session.expires_at,
-        session_policy: session.session_policy.clone(),
-        policy_arns: session.policy_arns.clone(),
-        tags: session.tags.clone(),
-        transitive_tag_keys: session.transitive_tag_keys.clone(),
-        source_identity: session.source_identity.clone(),
+        session_policy: session.session_policy.as_deref(),
+        policy_arns: &session.policy_arns,
+        tags: &session.tags,
+        transitive_tag_keys: &session.transitive_tag_keys,
+        source_identity: session.source_identity.as_deref(),
         role_chained: session.role_chained,
     };
     let json = SecretBytes::new(serde_json::to_vec(&wire).map_err(|_| SessionTokenError::Seal)?);
@@ -308,8 +338,11 @@ pub fn seal(session: &SessionClaims, key: &SessionKey) -> Result<String, Session
     }
     let plaintext = SecretBytes::new(plaintext);
 
+    // The thread's CSPRNG (ChaCha, seeded and periodically reseeded from
+    // the OS): random 192-bit nonces need unpredictability and no repeats,
+    // not a `getrandom` syscall per token (every AssumeRole* seals one).
     let mut nonce = [0_u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    rand::thread_rng().fill_bytes(&mut nonce);
     let aad = header(&key.id);
     let ciphertext = key
         .cipher()?
