@@ -189,12 +189,34 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
+/// Whether `text` holds a byte XML text cannot carry as is: markup
+/// characters, controls, or 0xEF (which leads U+FFFE/U+FFFF, so any text
+/// with it takes the careful path).
+fn needs_escaping(text: &str) -> bool {
+    fn special(b: u8) -> u8 {
+        u8::from(b < 0x20)
+            | u8::from(b == b'&')
+            | u8::from(b == b'<')
+            | u8::from(b == b'>')
+            | u8::from(b == b'"')
+            | u8::from(b == b'\'')
+            | u8::from(b == 0xEF)
+    }
+    // Branch-free over fixed-size chunks so the check is vectorised: the
+    // session token alone is hundreds of bytes in every AssumeRole* answer.
+    let mut chunks = text.as_bytes().chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0, |seen, &b| seen | special(b)) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| special(b) != 0)
+}
+
 /// [`xml_escape`] appending to `out` (no intermediate allocation).
 fn push_xml_escaped(out: &mut String, text: &str) {
     // Fast path: most values (ids, ARNs, session tokens) need no escaping.
-    // 0xEF leads U+FFFE/U+FFFF, so any text with it takes the slow path.
-    let plain = |b: &u8| *b >= 0x20 && !matches!(*b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF);
-    if text.as_bytes().iter().all(plain) {
+    if !needs_escaping(text) {
         out.push_str(text);
         return;
     }
@@ -242,7 +264,9 @@ pub fn json_string(text: &str) -> String {
 /// `<{Action}Result>`; `None` for operations without output (e.g. DeleteRole),
 /// which AWS answers with `ResponseMetadata` only.
 pub fn to_xml(service: Service, action: &str, result: Option<&Node>, request_id: &str) -> String {
-    let mut out = String::with_capacity(512);
+    // Room for an AssumeRole* answer (its session token is most of it)
+    // without growing.
+    let mut out = String::with_capacity(2048);
     out.push('<');
     out.push_str(action);
     out.push_str("Response xmlns=\"");
@@ -446,6 +470,23 @@ mod tests {
             "x\u{FFFD}y\u{FFFD}z\u{FFFD}"
         );
         assert_eq!(xml_escape("é日本"), "é日本");
+    }
+
+    /// The chunked check finds a special byte at every position of texts
+    /// longer and shorter than its chunk, so long plain runs cannot hide one.
+    #[test]
+    fn escaping_is_detected_at_every_position() {
+        for len in [1, 31, 32, 33, 64, 95, 700] {
+            let plain = "A".repeat(len);
+            assert!(!needs_escaping(&plain));
+            for at in 0..len {
+                for special in ["&", "<", ">", "\"", "'", "\n", "\u{1}", "\u{FFFF}"] {
+                    let text = format!("{}{special}{}", &plain[..at], &plain[at..]);
+                    assert!(needs_escaping(&text), "{special:?} at {at} of {len}");
+                    assert_ne!(xml_escape(&text), text, "{special:?} at {at} of {len}");
+                }
+            }
+        }
     }
 
     /// Every escaped string survives a real XML parser unchanged (modulo the
