@@ -463,7 +463,7 @@ fn value_matches(op: Operator, values: &Values, v: &CtxValue, ctx: &RequestConte
             ts.iter().any(|t| t.matches(&v.text, true, ctx))
         }
         (_, Values::Numbers(ns)) => {
-            let Some(x) = v.number else { return false };
+            let Some(x) = v.number() else { return false };
             #[allow(clippy::float_cmp)] // IAM compares numbers exactly
             ns.iter().flatten().any(|&n| match op {
                 O::NumericEquals | O::NumericNotEquals => x == n,
@@ -475,7 +475,7 @@ fn value_matches(op: Operator, values: &Values, v: &CtxValue, ctx: &RequestConte
             })
         }
         (_, Values::Dates(ds)) => {
-            let Some(x) = v.date else { return false };
+            let Some(x) = v.date() else { return false };
             ds.iter().flatten().any(|&d| match op {
                 O::DateEquals | O::DateNotEquals => x == d,
                 O::DateLessThan => x < d,
@@ -498,7 +498,7 @@ fn value_matches(op: Operator, values: &Values, v: &CtxValue, ctx: &RequestConte
             bins.iter().flatten().any(|b| *b == x)
         }
         (_, Values::Cidrs(cs)) => {
-            let Some(ip) = v.ip else { return false };
+            let Some(ip) = v.ip() else { return false };
             cs.iter().flatten().any(|c| c.contains(ip))
         }
         (_, Values::Arns(ps)) => ps.iter().any(|p| p.matches(&v.text, ctx)),

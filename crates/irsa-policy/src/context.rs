@@ -2,6 +2,7 @@
 //! condition keys, when.
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use irsa_core::Clock;
 use time::OffsetDateTime;
@@ -130,27 +131,48 @@ impl RequestPrincipal {
     }
 }
 
-/// One context value, with its typed readings computed once.
+/// One context value, with its typed readings computed once, when a
+/// condition first asks for them: most values are only ever compared as
+/// strings, and a request's context is built on every call.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CtxValue {
     pub text: String,
-    pub number: Option<f64>,
-    pub date: Option<i128>,
-    pub ip: Option<IpAddr>,
+    number: OnceLock<Option<f64>>,
+    date: OnceLock<Option<i128>>,
+    ip: OnceLock<Option<IpAddr>>,
 }
 
 impl CtxValue {
     fn new(text: String) -> Self {
-        let t = text.trim();
-        let number = t.parse::<f64>().ok().filter(|n| n.is_finite());
-        let date = parse_date(t);
-        let ip = t.parse::<IpAddr>().ok();
         Self {
             text,
-            number,
-            date,
-            ip,
+            number: OnceLock::new(),
+            date: OnceLock::new(),
+            ip: OnceLock::new(),
         }
+    }
+
+    /// The value as a finite number, if it is one.
+    pub(crate) fn number(&self) -> Option<f64> {
+        *self.number.get_or_init(|| {
+            self.text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+        })
+    }
+
+    /// The value as a date (Unix nanoseconds), if it is one.
+    pub(crate) fn date(&self) -> Option<i128> {
+        *self.date.get_or_init(|| parse_date(self.text.trim()))
+    }
+
+    /// The value as an IP address, if it is one.
+    pub(crate) fn ip(&self) -> Option<IpAddr> {
+        *self
+            .ip
+            .get_or_init(|| self.text.trim().parse::<IpAddr>().ok())
     }
 }
 
