@@ -135,7 +135,33 @@ struct Args {
     /// Run the measured phase for this long instead of `--requests`.
     #[arg(long)]
     seconds: Option<u64>,
+    /// With --endpoint: the server's process id, to report its CPU time
+    /// per request (with --spawn-irsa the spawned server's is used).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
+
+/// The server whose CPU time is measured, and its CPU ticks when the
+/// measured phase began.
+static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+static SERVER_CPU_AT_START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// User plus system CPU time of a process (all its threads) in clock ticks,
+/// from /proc/PID/stat. CPU time per request does not move when other work
+/// on the machine takes cycles away, unlike requests per second.
+fn server_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let mut fields = after_name.split(' ');
+    // utime and stime are fields 14 and 15; after the name we start at 3.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`); 100 on every Linux we run on.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// What a request must get back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -536,6 +562,9 @@ async fn worker(
         }
         if i == measure_from {
             let _ = measuring_since.set(Instant::now());
+            if let Some(cpu) = SERVER_PID.get().and_then(|&pid| server_cpu_ticks(pid)) {
+                let _ = SERVER_CPU_AT_START.set(cpu);
+            }
         }
         // Servers that close after each answer (HTTP/1.0) get a new connection.
         if sender.is_closed() || sender.ready().await.is_err() {
@@ -664,6 +693,9 @@ async fn main() {
         .parse()
         .expect("endpoint must be http://IP:PORT");
     wait_healthy(addr).await;
+    if let Some(pid) = _server.as_ref().map(|s| s.child.id()).or(args.server_pid) {
+        let _ = SERVER_PID.set(pid);
+    }
     let config = sdk_config(&endpoint, &id, &secret);
     let args = Args {
         access_key_id: id,
@@ -729,6 +761,7 @@ async fn main() {
         }
     }
     let measured = measuring_since.get().copied().unwrap_or(started).elapsed();
+    let server_cpu_end = SERVER_PID.get().and_then(|&pid| server_cpu_ticks(pid));
     let whole_run = started.elapsed();
     latencies.sort_unstable();
     #[allow(clippy::cast_precision_loss)]
@@ -747,6 +780,16 @@ async fn main() {
         percentile(&latencies, 0.90),
         percentile(&latencies, 1.0),
     );
+    // Server CPU microseconds per measured request ("-" when unknown).
+    let cpu_us = match (SERVER_CPU_AT_START.get(), server_cpu_end) {
+        (Some(&start), Some(end)) if !latencies.is_empty() => {
+            #[allow(clippy::cast_precision_loss)]
+            let us = (end - start) as f64 / CLOCK_TICKS_PER_SECOND * 1e6 / latencies.len() as f64;
+            println!("  server CPU {us:.1} µs per request (user + system, all threads)");
+            format!("{us:.1}")
+        }
+        _ => "-".to_owned(),
+    };
     if let Some(e) = first_error {
         let short: String = e.chars().take(400).collect();
         println!("  first error: {short}");
@@ -782,7 +825,7 @@ async fn main() {
         }
     }
     println!(
-        "result\t{:?}\t{rate:.0}\t{p50:.2}\t{p99:.2}\t{errors}",
+        "result\t{:?}\t{rate:.0}\t{p50:.2}\t{p99:.2}\t{errors}\t{cpu_us}",
         args.action
     );
     if failed {
