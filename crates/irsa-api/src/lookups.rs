@@ -26,8 +26,10 @@ use crate::protocol::query::Params;
 /// How long a looked-up provider or role (or its absence) is trusted.
 pub(crate) const LOOKUP_TTL: Duration = Duration::seconds(5);
 
-/// Bound on entries per map; garbage `iss` values cannot grow memory.
-const MAX_ENTRIES: usize = 10_000;
+/// Bound on entries per map; garbage `iss` values cannot grow memory. Well
+/// above the 10,000 roles a large account has, so such an account's roles
+/// all stay cached.
+const MAX_ENTRIES: usize = 50_000;
 
 /// A provider with what the verifier needs of it built once (normalised URL,
 /// decoded thumbprints) rather than on every AssumeRoleWithWebIdentity.
@@ -113,7 +115,9 @@ impl<T> Map<T> {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if entries.len() >= MAX_ENTRIES {
+        // Refreshing an entry does not grow the map: only a new key may
+        // need room (a full map used to be swept on every refresh).
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
             entries.retain(|_, e| now - e.loaded < LOOKUP_TTL);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
