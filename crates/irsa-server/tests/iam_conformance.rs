@@ -191,9 +191,184 @@ async fn absent_required_members_are_validation_errors(server: TestServer) {
 const DUPLICATE_TAGS: &str =
     "Duplicate tag keys found. Please note that Tag keys are case insensitive.";
 
-fn assert_duplicate_tags<E: ProvideErrorMetadata + std::fmt::Debug>(what: &str, err: &E) {
-    assert_eq!(code_of(err), "InvalidInput", "{what}: {err:?}");
-    assert_eq!(message_of(err), DUPLICATE_TAGS, "{what}");
+fn assert_duplicate_tags(what: &str, (code, message): (String, String)) {
+    assert_eq!(code, "InvalidInput", "{what}: {message}");
+    assert_eq!(message, DUPLICATE_TAGS, "{what}");
+}
+
+/// The code and message of a refused call.
+fn refusal<E: ProvideErrorMetadata>(err: &E) -> (String, String) {
+    (code_of(err), message_of(err))
+}
+
+/// An IAM entity that has tags: the tag rules are checked on every kind
+/// with one piece of code.
+#[derive(Debug)]
+enum Taggable {
+    User(String),
+    Role(String),
+    Policy(String),
+    Provider(String),
+}
+
+impl Taggable {
+    /// Tags it; a refusal's code and message.
+    async fn tag(&self, iam: &aws_sdk_iam::Client, tags: Vec<Tag>) -> Result<(), (String, String)> {
+        let tags = Some(tags);
+        match self {
+            Taggable::User(name) => iam
+                .tag_user()
+                .user_name(name)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| refusal(&e.into_service_error())),
+            Taggable::Role(name) => iam
+                .tag_role()
+                .role_name(name)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| refusal(&e.into_service_error())),
+            Taggable::Policy(arn) => iam
+                .tag_policy()
+                .policy_arn(arn)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| refusal(&e.into_service_error())),
+            Taggable::Provider(arn) => iam
+                .tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| refusal(&e.into_service_error())),
+        }
+    }
+
+    async fn untag(&self, iam: &aws_sdk_iam::Client, key: &str) {
+        match self {
+            Taggable::User(name) => drop(
+                iam.untag_user()
+                    .user_name(name)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            Taggable::Role(name) => drop(
+                iam.untag_role()
+                    .role_name(name)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            Taggable::Policy(arn) => drop(
+                iam.untag_policy()
+                    .policy_arn(arn)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            Taggable::Provider(arn) => drop(
+                iam.untag_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// Its tags as (key, value), in IAM's order.
+    async fn tags(&self, iam: &aws_sdk_iam::Client) -> Vec<(String, String)> {
+        let tags = match self {
+            Taggable::User(name) => {
+                iam.list_user_tags()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .unwrap()
+                    .tags
+            }
+            Taggable::Role(name) => {
+                iam.list_role_tags()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .unwrap()
+                    .tags
+            }
+            Taggable::Policy(arn) => {
+                iam.list_policy_tags()
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .unwrap()
+                    .tags
+            }
+            Taggable::Provider(arn) => {
+                iam.list_open_id_connect_provider_tags()
+                    .open_id_connect_provider_arn(arn)
+                    .send()
+                    .await
+                    .unwrap()
+                    .tags
+            }
+        };
+        pairs(&tags)
+    }
+}
+
+fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+/// User `alice` (tagged `user_tags`), role `app`, policy `list` and an OIDC
+/// provider, created without tags otherwise.
+async fn one_of_each(iam: &aws_sdk_iam::Client, user_tags: Vec<Tag>) -> [Taggable; 4] {
+    iam.create_user()
+        .user_name("alice")
+        .set_tags(Some(user_tags))
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("app")
+        .assume_role_policy_document(TRUST_ACCOUNT)
+        .send()
+        .await
+        .unwrap();
+    let policy = iam
+        .create_policy()
+        .policy_name("list")
+        .policy_document(POLICY)
+        .send()
+        .await
+        .unwrap();
+    let provider = iam
+        .create_open_id_connect_provider()
+        .url("https://issuer.example.com")
+        .thumbprint_list(THUMBPRINT)
+        .send()
+        .await
+        .unwrap();
+    [
+        Taggable::User("alice".to_owned()),
+        Taggable::Role("app".to_owned()),
+        Taggable::Policy(policy.policy().unwrap().arn().unwrap().to_owned()),
+        Taggable::Provider(provider.open_id_connect_provider_arn().unwrap().to_owned()),
+    ]
 }
 
 async fn duplicate_tag_keys_are_invalid_input(server: TestServer) {
@@ -208,7 +383,7 @@ async fn duplicate_tag_keys_are_invalid_input(server: TestServer) {
         .await
         .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 400);
-    assert_duplicate_tags("CreateUser", &err.into_service_error());
+    assert_duplicate_tags("CreateUser", refusal(&err.into_service_error()));
     let err = iam
         .create_role()
         .role_name("app")
@@ -217,7 +392,7 @@ async fn duplicate_tag_keys_are_invalid_input(server: TestServer) {
         .send()
         .await
         .unwrap_err();
-    assert_duplicate_tags("CreateRole", &err.into_service_error());
+    assert_duplicate_tags("CreateRole", refusal(&err.into_service_error()));
     let err = iam
         .create_policy()
         .policy_name("list")
@@ -226,7 +401,7 @@ async fn duplicate_tag_keys_are_invalid_input(server: TestServer) {
         .send()
         .await
         .unwrap_err();
-    assert_duplicate_tags("CreatePolicy", &err.into_service_error());
+    assert_duplicate_tags("CreatePolicy", refusal(&err.into_service_error()));
     let err = iam
         .create_open_id_connect_provider()
         .url("https://issuer.example.com")
@@ -235,7 +410,10 @@ async fn duplicate_tag_keys_are_invalid_input(server: TestServer) {
         .send()
         .await
         .unwrap_err();
-    assert_duplicate_tags("CreateOpenIDConnectProvider", &err.into_service_error());
+    assert_duplicate_tags(
+        "CreateOpenIDConnectProvider",
+        refusal(&err.into_service_error()),
+    );
 
     // Nothing was created by the refused requests.
     let users = iam.list_users().send().await.unwrap();
@@ -246,100 +424,25 @@ async fn duplicate_tag_keys_are_invalid_input(server: TestServer) {
     assert!(providers.open_id_connect_provider_list().is_empty());
 
     // The Tag* operations refuse them too and keep the existing tags.
-    iam.create_user()
-        .user_name("alice")
-        .tags(tag("env", "prod"))
-        .send()
-        .await
-        .unwrap();
-    iam.create_role()
-        .role_name("app")
-        .assume_role_policy_document(TRUST_ACCOUNT)
-        .send()
-        .await
-        .unwrap();
-    let policy_arn = iam
-        .create_policy()
-        .policy_name("list")
-        .policy_document(POLICY)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let provider_arn = iam
-        .create_open_id_connect_provider()
-        .url("https://issuer.example.com")
-        .thumbprint_list(THUMBPRINT)
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn()
-        .unwrap()
-        .to_owned();
-    let err = iam
-        .tag_user()
-        .user_name("alice")
-        .set_tags(Some(dup()))
-        .send()
-        .await
-        .unwrap_err();
-    assert_duplicate_tags("TagUser", &err.into_service_error());
-    let err = iam
-        .tag_role()
-        .role_name("app")
-        .set_tags(Some(dup()))
-        .send()
-        .await
-        .unwrap_err();
-    assert_duplicate_tags("TagRole", &err.into_service_error());
-    let err = iam
-        .tag_policy()
-        .policy_arn(&policy_arn)
-        .set_tags(Some(dup()))
-        .send()
-        .await
-        .unwrap_err();
-    assert_duplicate_tags("TagPolicy", &err.into_service_error());
-    let err = iam
-        .tag_open_id_connect_provider()
-        .open_id_connect_provider_arn(&provider_arn)
-        .set_tags(Some(dup()))
-        .send()
-        .await
-        .unwrap_err();
-    assert_duplicate_tags("TagOpenIDConnectProvider", &err.into_service_error());
+    let entities = one_of_each(&iam, vec![tag("env", "prod")]).await;
+    for entity in &entities {
+        let refused = entity.tag(&iam, dup()).await.unwrap_err();
+        assert_duplicate_tags(&format!("{entity:?}"), refused);
+    }
+    let [user, role, ..] = &entities;
     // Keys equal byte for byte are duplicates as well.
-    let err = iam
-        .tag_role()
-        .role_name("app")
-        .tags(tag("x", "1"))
-        .tags(tag("x", "2"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_duplicate_tags("TagRole (same case)", &err.into_service_error());
-
-    let tags = iam
-        .list_user_tags()
-        .user_name("alice")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags.tags().len(), 1);
-    assert_eq!(tags.tags()[0].key(), "env");
-    let tags = iam.list_role_tags().role_name("app").send().await.unwrap();
-    assert!(tags.tags().is_empty());
+    let refused = role.tag(&iam, vec![tag("x", "1"), tag("x", "2")]).await;
+    assert_duplicate_tags("TagRole (same case)", refused.unwrap_err());
+    assert_eq!(
+        user.tags(&iam).await,
+        [("env".to_owned(), "prod".to_owned())]
+    );
+    for entity in &entities[1..] {
+        assert!(entity.tags(&iam).await.is_empty(), "{entity:?}");
+    }
 
     // Distinct keys are fine.
-    iam.tag_role()
-        .role_name("app")
-        .tags(tag("Team", "a"))
-        .tags(tag("env", "b"))
-        .send()
+    role.tag(&iam, vec![tag("Team", "a"), tag("env", "b")])
         .await
         .unwrap();
 }
@@ -916,187 +1019,30 @@ async fn account_summary_has_every_key(server: TestServer) {
 /// `team` (the new spelling wins), untagging `TEAM` removes it.
 async fn tag_keys_merge_case_insensitively(server: TestServer) {
     let iam = server.iam(server.root_credentials());
-    iam.create_user().user_name("alice").send().await.unwrap();
-    iam.create_role()
-        .role_name("app")
-        .assume_role_policy_document(TRUST_ACCOUNT)
-        .send()
-        .await
-        .unwrap();
-    let policy_arn = iam
-        .create_policy()
-        .policy_name("list")
-        .policy_document(POLICY)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let provider_arn = iam
-        .create_open_id_connect_provider()
-        .url("https://issuer.example.com")
-        .thumbprint_list(THUMBPRINT)
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn()
-        .unwrap()
-        .to_owned();
-
-    let pairs = |tags: &[Tag]| -> Vec<(String, String)> {
-        tags.iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect()
-    };
-    let one = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-    for (entity, first, second) in [("user", "team", "Team"), ("role", "Team", "TEAM")] {
-        let tag_it = |key: &str, value: &str| {
-            let (iam, key, value) = (iam.clone(), key.to_owned(), value.to_owned());
-            async move {
-                match entity {
-                    "user" => iam
-                        .tag_user()
-                        .user_name("alice")
-                        .tags(tag(&key, &value))
-                        .tags(tag("env", "prod"))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .unwrap(),
-                    _ => iam
-                        .tag_role()
-                        .role_name("app")
-                        .tags(tag(&key, &value))
-                        .tags(tag("env", "prod"))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .unwrap(),
-                }
-            }
-        };
-        let list = || {
-            let iam = iam.clone();
-            async move {
-                match entity {
-                    "user" => pairs(
-                        iam.list_user_tags()
-                            .user_name("alice")
-                            .send()
-                            .await
-                            .unwrap()
-                            .tags(),
-                    ),
-                    _ => pairs(
-                        iam.list_role_tags()
-                            .role_name("app")
-                            .send()
-                            .await
-                            .unwrap()
-                            .tags(),
-                    ),
-                }
-            }
-        };
-        tag_it(first, "a").await;
-        tag_it(second, "b").await;
-        let want = vec![
-            (second.to_owned(), "b".to_owned()),
-            ("env".to_owned(), "prod".to_owned()),
-        ];
-        assert_eq!(list().await, want, "{entity}");
-        match entity {
-            "user" => {
-                iam.untag_user()
-                    .user_name("alice")
-                    .tag_keys(first.to_uppercase())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            _ => {
-                iam.untag_role()
-                    .role_name("app")
-                    .tag_keys("team")
-                    .send()
-                    .await
-                    .unwrap();
-            }
+    let entities = one_of_each(&iam, Vec::new()).await;
+    let env = || ("env".to_owned(), "prod".to_owned());
+    // (spelling tagged first, spelling that replaces it, spelling untagged)
+    let spellings = [
+        ("team", "Team", "TEAM"),
+        ("Team", "TEAM", "team"),
+        ("Owner", "owner", "OWNER"),
+        ("cluster", "Cluster", "cluster"),
+    ];
+    for (entity, (first, second, untag)) in entities.iter().zip(spellings) {
+        for key in [first, second] {
+            entity
+                .tag(&iam, vec![tag(key, key), tag("env", "prod")])
+                .await
+                .unwrap();
         }
-        assert_eq!(list().await, one("env", "prod"), "{entity}");
+        let want = vec![(second.to_owned(), second.to_owned()), env()];
+        assert_eq!(entity.tags(&iam).await, want, "{entity:?}");
+        entity.untag(&iam, untag).await;
+        assert_eq!(entity.tags(&iam).await, [env()], "{entity:?}");
     }
     // GetUser shows the merged tags too.
     let user = iam.get_user().user_name("alice").send().await.unwrap();
-    assert_eq!(pairs(user.user().unwrap().tags()), one("env", "prod"));
-
-    iam.tag_policy()
-        .policy_arn(&policy_arn)
-        .tags(tag("Owner", "a"))
-        .send()
-        .await
-        .unwrap();
-    iam.tag_policy()
-        .policy_arn(&policy_arn)
-        .tags(tag("owner", "b"))
-        .send()
-        .await
-        .unwrap();
-    let tags = iam
-        .list_policy_tags()
-        .policy_arn(&policy_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pairs(tags.tags()), one("owner", "b"));
-    iam.untag_policy()
-        .policy_arn(&policy_arn)
-        .tag_keys("OWNER")
-        .send()
-        .await
-        .unwrap();
-    let tags = iam
-        .list_policy_tags()
-        .policy_arn(&policy_arn)
-        .send()
-        .await
-        .unwrap();
-    assert!(tags.tags().is_empty());
-
-    iam.tag_open_id_connect_provider()
-        .open_id_connect_provider_arn(&provider_arn)
-        .tags(tag("cluster", "a"))
-        .send()
-        .await
-        .unwrap();
-    iam.tag_open_id_connect_provider()
-        .open_id_connect_provider_arn(&provider_arn)
-        .tags(tag("Cluster", "b"))
-        .send()
-        .await
-        .unwrap();
-    let tags = iam
-        .list_open_id_connect_provider_tags()
-        .open_id_connect_provider_arn(&provider_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pairs(tags.tags()), one("Cluster", "b"));
-    iam.untag_open_id_connect_provider()
-        .open_id_connect_provider_arn(&provider_arn)
-        .tag_keys("cluster")
-        .send()
-        .await
-        .unwrap();
-    let tags = iam
-        .list_open_id_connect_provider_tags()
-        .open_id_connect_provider_arn(&provider_arn)
-        .send()
-        .await
-        .unwrap();
-    assert!(tags.tags().is_empty());
+    assert_eq!(pairs(user.user().unwrap().tags()), [env()]);
 
     // The tag quota counts case-variants once: with `env`, 49 keys re-tagged
     // in another spelling stay 50 tags (adding them would exceed the quota).
