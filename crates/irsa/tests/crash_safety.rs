@@ -42,8 +42,8 @@ enum Ack {
         name: String,
         document: String,
     },
-    UserTag {
-        user: String,
+    Tag {
+        on: Principal,
         key: String,
         value: String,
     },
@@ -54,11 +54,6 @@ enum Ack {
     Role {
         name: String,
         trust: String,
-    },
-    RoleTag {
-        role: String,
-        key: String,
-        value: String,
     },
     Attached {
         role: String,
@@ -71,6 +66,50 @@ enum Ack {
     PolicyDeleted {
         arn: String,
     },
+}
+
+/// A user or a role, by name.
+#[derive(Clone, Debug)]
+enum Principal {
+    User(String),
+    Role(String),
+}
+
+impl Principal {
+    async fn tag(&self, iam: &aws_sdk_iam::Client, key: &str, value: &str) -> Result<(), Failure> {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap();
+        match self {
+            Principal::User(name) => iam
+                .tag_user()
+                .user_name(name)
+                .tags(tag)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failure(&e)),
+            Principal::Role(name) => iam
+                .tag_role()
+                .role_name(name)
+                .tags(tag)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failure(&e)),
+        }
+    }
+
+    /// Its tags as (key, value); `None` when they cannot be read.
+    async fn tags(&self, iam: &aws_sdk_iam::Client) -> Option<Vec<(String, String)>> {
+        let tags = match self {
+            Principal::User(name) => iam.list_user_tags().user_name(name).send().await.ok()?.tags,
+            Principal::Role(name) => iam.list_role_tags().role_name(name).send().await.ok()?.tags,
+        };
+        Some(tags.into_iter().map(|t| (t.key, t.value)).collect())
+    }
 }
 
 #[derive(Default)]
@@ -90,6 +129,32 @@ type Shared = Arc<Mutex<Ledger>>;
 
 fn ack(ledger: &Shared, a: Ack) {
     ledger.lock().unwrap().acks.push(a);
+}
+
+/// Tags `on` and, on a 200, records the tag.
+async fn tag_acked(
+    iam: &aws_sdk_iam::Client,
+    ledger: &Shared,
+    on: Principal,
+    key: &str,
+    value: &str,
+) -> Result<(), Failure> {
+    on.tag(iam, key, value).await?;
+    ack(
+        ledger,
+        Ack::Tag {
+            on,
+            key: key.into(),
+            value: value.into(),
+        },
+    );
+    Ok(())
+}
+
+/// Notes a removal before sending it: one cut off by the kill may have
+/// happened without a 200.
+fn removal_sent(ledger: &Shared, removal: String) {
+    ledger.lock().unwrap().removals_sent.insert(removal);
 }
 
 /// One chain of writes; stops at the first failure.
@@ -137,26 +202,7 @@ async fn iteration(iam: &aws_sdk_iam::Client, ledger: &Shared, tag: &str) -> Res
         },
     );
 
-    iam.tag_user()
-        .user_name(&user)
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("iteration")
-                .value(tag)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .map_err(|e| failure(&e))?;
-    ack(
-        ledger,
-        Ack::UserTag {
-            user: user.clone(),
-            key: "iteration".into(),
-            value: tag.into(),
-        },
-    );
+    tag_acked(iam, ledger, Principal::User(user.clone()), "iteration", tag).await?;
 
     let policy_document = allow_as(&format!("p{sid}"), r#"["s3:GetObject"]"#);
     let policy = iam
@@ -196,26 +242,7 @@ async fn iteration(iam: &aws_sdk_iam::Client, ledger: &Shared, tag: &str) -> Res
         },
     );
 
-    iam.tag_role()
-        .role_name(&role)
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("owner")
-                .value(&user)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .map_err(|e| failure(&e))?;
-    ack(
-        ledger,
-        Ack::RoleTag {
-            role: role.clone(),
-            key: "owner".into(),
-            value: user.clone(),
-        },
-    );
+    tag_acked(iam, ledger, Principal::Role(role.clone()), "owner", &user).await?;
 
     iam.attach_role_policy()
         .role_name(&role)
@@ -233,11 +260,7 @@ async fn iteration(iam: &aws_sdk_iam::Client, ledger: &Shared, tag: &str) -> Res
 
     // Every other chain takes the policy away again.
     if tag.ends_with(['0', '2', '4', '6', '8']) {
-        ledger
-            .lock()
-            .unwrap()
-            .removals_sent
-            .insert(format!("detach {role} {arn}"));
+        removal_sent(ledger, format!("detach {role} {arn}"));
         iam.detach_role_policy()
             .role_name(&role)
             .policy_arn(&arn)
@@ -251,11 +274,7 @@ async fn iteration(iam: &aws_sdk_iam::Client, ledger: &Shared, tag: &str) -> Res
                 arn: arn.clone(),
             },
         );
-        ledger
-            .lock()
-            .unwrap()
-            .removals_sent
-            .insert(format!("delete {arn}"));
+        removal_sent(ledger, format!("delete {arn}"));
         iam.delete_policy()
             .policy_arn(&arn)
             .send()
@@ -360,12 +379,10 @@ async fn verify(
                     Err(_) => false,
                 }
             }
-            Ack::UserTag { user, key, value } => {
-                match iam.list_user_tags().user_name(user).send().await {
-                    Ok(got) => got.tags.iter().any(|t| &t.key == key && &t.value == value),
-                    Err(_) => false,
-                }
-            }
+            Ack::Tag { on, key, value } => on
+                .tags(&iam)
+                .await
+                .is_some_and(|tags| tags.iter().any(|(k, v)| k == key && v == value)),
             Ack::Policy { arn, document } => {
                 if deleted.contains(arn) {
                     passed += 1;
@@ -405,12 +422,6 @@ async fn verify(
                     .is_some_and(|d| same_json(&decode_document(&d), trust)),
                 Err(_) => false,
             },
-            Ack::RoleTag { role, key, value } => {
-                match iam.list_role_tags().role_name(role).send().await {
-                    Ok(got) => got.tags.iter().any(|t| &t.key == key && &t.value == value),
-                    Err(_) => false,
-                }
-            }
             Ack::Attached { role, arn } => {
                 if detached.contains(&(role.clone(), arn.clone())) {
                     passed += 1;
