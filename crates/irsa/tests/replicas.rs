@@ -30,17 +30,34 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return started.elapsed();
+    within(what, PROPAGATION, || {
+        let holds = check();
+        async move {
+            if holds.await {
+                Ok(())
+            } else {
+                Err("not seen on the other replica".to_owned())
+            }
         }
-        assert!(
-            started.elapsed() < PROPAGATION,
-            "{what}: not seen on the other replica within {PROPAGATION:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
+}
+
+/// Two replicas' specs on one PostgreSQL database `url` with one master
+/// key, each with `args`; the temporary directory holds their data.
+fn two_replicas(url: &str, args: &[String]) -> (tempfile::TempDir, Spec, Spec) {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master-key-file");
+    write_master_key(&key_file);
+    let spec = |name: &str| {
+        let data_dir = dir.path().join(name);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let mut spec = Spec::postgres(&data_dir, url, &key_file);
+        spec.args = args.to_vec();
+        spec
+    };
+    let (a, b) = (spec("a"), spec("b"));
+    (dir, a, b)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,15 +65,7 @@ async fn two_replicas_share_credentials_changes_and_uniqueness() {
     let Some(url) = fresh_postgres_database("replicas").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("master-key-file");
-    write_master_key(&key_file);
-    let a_dir = dir.path().join("a");
-    let b_dir = dir.path().join("b");
-    std::fs::create_dir_all(&a_dir).unwrap();
-    std::fs::create_dir_all(&b_dir).unwrap();
-    let a_spec = Spec::postgres(&a_dir, &url, &key_file);
-    let b_spec = Spec::postgres(&b_dir, &url, &key_file);
+    let (_dir, a_spec, b_spec) = two_replicas(&url, &[]);
     let a = Process::start(&a_spec);
     let b = Process::start(&b_spec);
     let (root_id, root_secret) = root_credentials(&a_spec.data_dir);
@@ -352,13 +361,6 @@ async fn key_ring_rotation_on_one_replica_is_seen_by_the_other() {
     let Some(url) = fresh_postgres_database("rotation").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("master-key-file");
-    write_master_key(&key_file);
-    let a_dir = dir.path().join("a");
-    let b_dir = dir.path().join("b");
-    std::fs::create_dir_all(&a_dir).unwrap();
-    std::fs::create_dir_all(&b_dir).unwrap();
     // Both replicas serve one issuer, as behind a load balancer; its URL
     // is B's address, so both verifiers fetch the JWKS that B publishes.
     let (a_port, b_port) = (free_port(), free_port());
@@ -368,10 +370,8 @@ async fn key_ring_rotation_on_one_replica_is_seen_by_the_other() {
         issuer.clone(),
         "--allow-insecure-issuer".to_owned(),
     ];
-    let mut a_spec = Spec::postgres(&a_dir, &url, &key_file);
-    a_spec.args.clone_from(&issuer_args);
-    let mut b_spec = Spec::postgres(&b_dir, &url, &key_file);
-    b_spec.args = issuer_args;
+    let (_dir, a_spec, b_spec) = two_replicas(&url, &issuer_args);
+    let key_file = a_spec.master_key_path();
     let a = Process::spawn_on(&a_spec, a_port);
     a.wait_ready(Duration::from_secs(60));
     let b = Process::spawn_on(&b_spec, b_port);
