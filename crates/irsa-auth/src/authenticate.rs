@@ -18,13 +18,27 @@ use time::{Duration, OffsetDateTime};
 use crate::caller::{Caller, CallerKind};
 use crate::error::AuthError;
 use crate::session_keys::SessionKeys;
-use crate::session_token::{SessionClaims, SessionPrincipal};
+use crate::session_token::{KeyRing, SessionClaims, SessionPrincipal};
 
 /// How long a long-term key (or its absence) read from the store is trusted.
 pub const KEY_CACHE_TTL: Duration = Duration::seconds(5);
 
 /// Bound on cached keys; unknown key ids cannot grow memory without limit.
 const KEY_CACHE_MAX: usize = 10_000;
+
+/// Bound on opened session tokens kept (only authentic ones are kept).
+const SESSION_CACHE_MAX: usize = 4096;
+
+/// A session token this process opened. Clients reuse their session
+/// credentials for many calls (every SDK does), so the token is decrypted
+/// and parsed once rather than on every signed request.
+#[derive(Debug)]
+struct OpenedSession {
+    /// The key ring it was opened with: after any change of the ring
+    /// (reload, rotation, pruning) the entry is not used.
+    ring: Arc<KeyRing>,
+    claims: SessionClaims,
+}
 
 /// A long-term key as authentication needs it.
 #[derive(Debug, Clone)]
@@ -79,6 +93,8 @@ pub struct Authenticator {
     generation: AtomicU64,
     /// Access key id → when its use was last written (throttles the writes).
     key_use: Mutex<HashMap<String, OffsetDateTime>>,
+    /// Session tokens already opened, by token text.
+    sessions: RwLock<HashMap<Box<str>, OpenedSession>>,
 }
 
 impl Authenticator {
@@ -97,6 +113,7 @@ impl Authenticator {
             keys: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             key_use: Mutex::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::new()),
         })
     }
 
@@ -123,7 +140,7 @@ impl Authenticator {
             let token = parsed
                 .security_token()
                 .ok_or(AuthError::MissingSessionToken)?;
-            let claims = self.session_keys.open(token.expose()).await?;
+            let claims = self.open_session(token.expose()).await?;
             if claims.access_key_id != access_key_id
                 || claims.account.as_str() != self.account.as_str()
             {
@@ -153,6 +170,46 @@ impl Authenticator {
             ),
             signature,
         })
+    }
+
+    /// The claims of a session token: from the tokens this process opened
+    /// with the current key ring, else opened (and kept when authentic).
+    /// Expiry is checked on every use, cached or not.
+    async fn open_session(&self, token: &str) -> Result<SessionClaims, AuthError> {
+        let ring = self.session_keys.ring();
+        if let Ok(sessions) = self.sessions.read() {
+            if let Some(opened) = sessions.get(token) {
+                if Arc::ptr_eq(&opened.ring, &ring) {
+                    if self.clock.unix_seconds() >= opened.claims.expires_at {
+                        return Err(AuthError::ExpiredSessionToken);
+                    }
+                    return Ok(opened.claims.clone());
+                }
+            }
+        }
+        let claims = self.session_keys.open(token).await?;
+        // Kept only when no reload happened meanwhile, so an entry is always
+        // tagged with the ring that opened it.
+        if Arc::ptr_eq(&ring, &self.session_keys.ring()) {
+            if let Ok(mut sessions) = self.sessions.write() {
+                if sessions.len() >= SESSION_CACHE_MAX && !sessions.contains_key(token) {
+                    let now = self.clock.unix_seconds();
+                    sessions
+                        .retain(|_, o| Arc::ptr_eq(&o.ring, &ring) && now < o.claims.expires_at);
+                    if sessions.len() >= SESSION_CACHE_MAX {
+                        sessions.clear();
+                    }
+                }
+                sessions.insert(
+                    token.into(),
+                    OpenedSession {
+                        ring,
+                        claims: claims.clone(),
+                    },
+                );
+            }
+        }
+        Ok(claims)
     }
 
     /// Forgets a cached long-term key (after IAM changed or deleted it here).
@@ -194,7 +251,9 @@ impl Authenticator {
         let key = self.load_long_term_key(access_key_id).await?;
         if let Ok(mut keys) = self.keys.write() {
             if self.generation.load(Ordering::SeqCst) == generation {
-                if keys.len() >= KEY_CACHE_MAX {
+                // Refreshing a key does not grow the map: only a new id may
+                // need room (a full map was swept on every refresh).
+                if keys.len() >= KEY_CACHE_MAX && !keys.contains_key(access_key_id) {
                     keys.retain(|_, c| now - c.loaded < KEY_CACHE_TTL);
                     if keys.len() >= KEY_CACHE_MAX {
                         keys.clear();
@@ -303,4 +362,84 @@ fn session_caller(claims: &SessionClaims) -> Result<CallerKind, AuthError> {
         // irsa issues no federation tokens; such a token is not ours.
         SessionPrincipal::FederatedUser { .. } => return Err(AuthError::InvalidSessionToken),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration as StdDuration;
+
+    use irsa_core::{Clock, TestClock};
+
+    use super::*;
+    use crate::issuer_keys::tests::temp_store_with;
+    use crate::session_keys::RELOAD_AFTER;
+
+    fn claims(clock: &TestClock) -> SessionClaims {
+        let now = clock.unix_seconds();
+        SessionClaims {
+            access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
+            secret_access_key: SecretString::new("secret".to_owned()),
+            principal: SessionPrincipal::Root,
+            account: AccountId::default(),
+            issued_at: now,
+            expires_at: now + 3600,
+            session_policy: None,
+            policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
+            role_chained: false,
+        }
+    }
+
+    fn cached(auth: &Authenticator, token: &str) -> Option<Arc<KeyRing>> {
+        let sessions = auth.sessions.read().unwrap();
+        sessions.get(token).map(|o| Arc::clone(&o.ring))
+    }
+
+    #[tokio::test]
+    async fn opened_sessions_are_reused_but_expire_and_follow_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::at_unix(1_800_000_000);
+        let shared: SharedClock = Arc::new(clock.clone());
+        let store = temp_store_with(dir.path(), shared.clone()).await;
+        let auth = Authenticator::new(store, shared, AccountId::default())
+            .await
+            .unwrap();
+        let sealed = auth.session_keys().seal(&claims(&clock)).unwrap();
+        let token = sealed.expose();
+
+        assert_eq!(auth.open_session(token).await.unwrap(), claims(&clock));
+        let first_ring = cached(&auth, token).expect("kept once opened");
+        assert_eq!(auth.open_session(token).await.unwrap(), claims(&clock));
+
+        // A forged token is opened (and refused), never matched to the entry.
+        let mut forged = token.to_owned();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(matches!(
+            auth.open_session(&forged).await,
+            Err(AuthError::InvalidSessionToken)
+        ));
+        assert!(cached(&auth, &forged).is_none());
+
+        // After a ring reload the old entry is not used: the token is opened
+        // again with the new ring.
+        clock.advance(StdDuration::from_secs(
+            u64::try_from(RELOAD_AFTER.whole_seconds()).unwrap() + 1,
+        ));
+        assert!(auth.session_keys().reload().await);
+        auth.open_session(token).await.unwrap();
+        let second_ring = cached(&auth, token).unwrap();
+        assert!(!Arc::ptr_eq(&first_ring, &second_ring));
+        assert!(Arc::ptr_eq(&second_ring, &auth.session_keys().ring()));
+
+        // Expiry holds for a kept token.
+        clock.advance(StdDuration::from_secs(3600));
+        assert!(cached(&auth, token).is_some());
+        assert!(matches!(
+            auth.open_session(token).await,
+            Err(AuthError::ExpiredSessionToken)
+        ));
+    }
 }
