@@ -27,7 +27,7 @@ pub mod session_token;
 
 pub use authenticate::{Authenticated, Authenticator, KEY_CACHE_TTL};
 pub use authorize::{
-    Authorizer, Check, PrincipalPolicies, RequestFacts, ResourcePolicy, Verdict,
+    Authorizer, Check, ConditionKeys, PrincipalPolicies, RequestFacts, ResourcePolicy, Verdict,
     ANONYMOUS_PRINCIPAL, POLICY_CACHE_TTL,
 };
 pub use caller::{Caller, CallerKind, Subject};

@@ -39,27 +39,12 @@ impl LoadedBucketPolicy {
     fn new(bucket: &str, document: String, policy: Policy) -> Self {
         Self {
             id: policy_id(bucket),
-            names_existing_object_tag: names_existing_object_tag(&policy),
+            names_existing_object_tag: irsa_auth::ConditionKeys::of([&policy])
+                .any_with_prefix(irsa_s3::EXISTING_OBJECT_TAG_PREFIX),
             document,
             policy,
         }
     }
-}
-
-/// Whether a policy has a condition on `s3:ExistingObjectTag/…`.
-fn names_existing_object_tag(policy: &Policy) -> bool {
-    let prefix = irsa_s3::EXISTING_OBJECT_TAG_PREFIX;
-    policy
-        .statements
-        .iter()
-        .flat_map(|statement| &statement.conditions)
-        .flat_map(|block| &block.entries)
-        .any(|entry| {
-            entry
-                .key
-                .get(..prefix.len())
-                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
-        })
 }
 
 #[derive(Debug, Clone)]
