@@ -75,11 +75,15 @@ pub fn parse_query(input: &[u8]) -> Result<Params, ApiError> {
 }
 
 fn parse_into(input: &[u8], params: &mut Params) -> Result<(), ApiError> {
-    for pair in input.split(|&b| b == b'&') {
+    let mut rest = input;
+    while !rest.is_empty() {
+        let end = find_any(rest, [b'&']).unwrap_or(rest.len());
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
         if pair.is_empty() {
             continue;
         }
-        let (raw_key, raw_value) = match pair.iter().position(|&b| b == b'=') {
+        let (raw_key, raw_value) = match find_any(pair, [b'=']) {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &[][..]),
         };
@@ -125,16 +129,33 @@ fn decode_component(raw: &[u8]) -> Result<Vec<u8>, ApiError> {
             }
             _ => {
                 // Copy the run up to the next escape in one go.
-                let run = raw[i..]
-                    .iter()
-                    .position(|b| matches!(b, b'+' | b'%'))
-                    .unwrap_or(raw.len() - i);
+                let run = find_any(&raw[i..], [b'+', b'%']).unwrap_or(raw.len() - i);
                 out.extend_from_slice(&raw[i..i + run]);
                 i += run;
             }
         }
     }
     Ok(out)
+}
+
+/// The first position of any of `wanted` in `bytes`. Scans 32-byte chunks
+/// branch-free first (vectorised), so long runs without them (a request's
+/// token is most of its body) cost little per byte.
+fn find_any<const N: usize>(bytes: &[u8], wanted: [u8; N]) -> Option<usize> {
+    let hit = |b: u8| wanted.iter().fold(0_u8, |seen, &w| seen | u8::from(b == w));
+    let mut chunks = bytes.chunks_exact(32);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0, |seen, &b| seen | hit(b)) != 0 {
+            return chunk.iter().position(|&b| hit(b) != 0).map(|i| offset + i);
+        }
+        offset += 32;
+    }
+    let remainder = chunks.remainder();
+    remainder
+        .iter()
+        .position(|&b| hit(b) != 0)
+        .map(|i| offset + i)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -279,6 +300,23 @@ mod tests {
         let e = QueryRequest::decode(Some(b"Action=A"), Some(b"Action=B")).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidQueryParameter);
         assert!(e.message.contains("Action"));
+    }
+
+    #[test]
+    fn find_any_finds_the_first_wanted_byte_anywhere() {
+        for len in [0, 1, 31, 32, 33, 64, 100] {
+            let plain = vec![b'a'; len];
+            assert_eq!(find_any(&plain, [b'&']), None);
+            for at in 0..len {
+                let mut bytes = plain.clone();
+                bytes[at] = b'%';
+                if at + 1 < len {
+                    bytes[at + 1] = b'+';
+                }
+                assert_eq!(find_any(&bytes, [b'+', b'%']), Some(at), "{len} {at}");
+                assert_eq!(find_any(&bytes, [b'+']), (at + 1 < len).then_some(at + 1));
+            }
+        }
     }
 
     #[test]
