@@ -670,7 +670,7 @@ async fn main() {
         Key::Es256 => SigningKeyType::EcdsaP256,
     };
     let issuer = HttpsIssuer::start(key_type).await;
-    let (_server, endpoint, id, secret) = match (&args.spawn_irsa, &args.endpoint) {
+    let (server, endpoint, id, secret) = match (&args.spawn_irsa, &args.endpoint) {
         (Some(bin), None) => {
             let (server, endpoint) = spawn_irsa(bin, args.server_cpu, &issuer.ca_pem);
             (
@@ -693,7 +693,7 @@ async fn main() {
         .parse()
         .expect("endpoint must be http://IP:PORT");
     wait_healthy(addr).await;
-    if let Some(pid) = _server.as_ref().map(|s| s.child.id()).or(args.server_pid) {
+    if let Some(pid) = server.as_ref().map(|s| s.child.id()).or(args.server_pid) {
         let _ = SERVER_PID.set(pid);
     }
     let config = sdk_config(&endpoint, &id, &secret);
