@@ -1,4 +1,3 @@
-use rand::rngs::OsRng;
 use rand::RngCore;
 
 use crate::SecretString;
@@ -76,21 +75,21 @@ const BASE32_UPPER: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// `N` characters of `alphabet` from one read of the OS RNG. The alphabet
-/// length divides 256, so masking a byte picks each character uniformly;
-/// one read per value, not one per character (each read is a syscall, and
-/// ids and keys are minted on every AssumeRole*).
+/// `N` characters of `alphabet` from the thread's CSPRNG (`thread_rng`:
+/// ChaCha, seeded and periodically reseeded from the OS), so minting the
+/// ids and keys of every AssumeRole* costs no syscall. The alphabet length
+/// divides 256, so masking a byte picks each character uniformly.
 fn random_chars<const N: usize>(alphabet: &[u8]) -> impl Iterator<Item = char> + '_ {
     debug_assert!(alphabet.len().is_power_of_two() && alphabet.len() <= 256);
     let mut bytes = [0_u8; N];
-    OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     let mask = alphabet.len() - 1;
     bytes
         .into_iter()
         .map(move |b| char::from(alphabet[usize::from(b) & mask]))
 }
 
-/// A fresh id: the prefix and chars of `A-Z2-7` from the OS RNG, 20 in all
+/// A fresh id: the prefix and random chars of `A-Z2-7`, 20 in all
 /// for access key ids and 21 for entity ids (see [`IdPrefix::id_len`]).
 pub fn generate_id(prefix: IdPrefix) -> String {
     let mut id = String::with_capacity(prefix.id_len());
