@@ -207,3 +207,26 @@ async fn a_role_session_sees_its_role_policy_change_at_once() {
     );
     assert!(cached(&env, "bob"), "a role's change keeps users' policies");
 }
+
+#[tokio::test]
+async fn renaming_a_user_by_any_case_of_its_name_renames_its_cached_key() {
+    let env = env().await;
+    let dave = user_with_key(&env, "Dave").await;
+    let r = sts(&env, &dave, "Action=GetCallerIdentity").await;
+    assert_ok(&r);
+    assert!(r.body.contains(":user/Dave<"), "{}", r.body);
+
+    // IAM finds the user by any case of the name; the key cached under
+    // "Dave" must be dropped too, so the next call shows the new name.
+    assert_ok(
+        &iam(
+            &env,
+            &env.root,
+            "Action=UpdateUser&UserName=dave&NewUserName=David",
+        )
+        .await,
+    );
+    let r = sts(&env, &dave, "Action=GetCallerIdentity").await;
+    assert_ok(&r);
+    assert!(r.body.contains(":user/David<"), "{}", r.body);
+}

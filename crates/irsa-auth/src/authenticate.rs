@@ -225,7 +225,7 @@ impl Authenticator {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut keys) = self.keys.write() {
             keys.retain(|_, cached| {
-                !matches!(&cached.key, Some(LongTermKey { kind: CallerKind::User { name, .. }, .. }) if name == user_name)
+                !matches!(&cached.key, Some(LongTermKey { kind: CallerKind::User { name, .. }, .. }) if name.eq_ignore_ascii_case(user_name))
             });
         }
     }
