@@ -368,29 +368,11 @@ fn session_caller(claims: &SessionClaims) -> Result<CallerKind, AuthError> {
 mod tests {
     use std::time::Duration as StdDuration;
 
-    use irsa_core::{Clock, TestClock};
+    use irsa_core::TestClock;
 
     use super::*;
-    use crate::issuer_keys::tests::temp_store_with;
     use crate::session_keys::RELOAD_AFTER;
-
-    fn claims(clock: &TestClock) -> SessionClaims {
-        let now = clock.unix_seconds();
-        SessionClaims {
-            access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
-            secret_access_key: SecretString::new("secret".to_owned()),
-            principal: SessionPrincipal::Root,
-            account: AccountId::default(),
-            issued_at: now,
-            expires_at: now + 3600,
-            session_policy: None,
-            policy_arns: Vec::new(),
-            tags: Vec::new(),
-            transitive_tag_keys: Vec::new(),
-            source_identity: None,
-            role_chained: false,
-        }
-    }
+    use crate::test_support::{session_claims as claims, temp_store};
 
     fn cached(auth: &Authenticator, token: &str) -> Option<Arc<KeyRing>> {
         let sessions = auth.sessions.read().unwrap();
@@ -402,7 +384,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::at_unix(1_800_000_000);
         let shared: SharedClock = Arc::new(clock.clone());
-        let store = temp_store_with(dir.path(), shared.clone()).await;
+        let store = temp_store(dir.path(), shared.clone()).await;
         let auth = Authenticator::new(store, shared, AccountId::default())
             .await
             .unwrap();

@@ -747,15 +747,7 @@ mod tests {
 
     async fn authorizer(dir: &std::path::Path) -> Authorizer {
         let clock: SharedClock = Arc::new(TestClock::at_unix(1_795_442_400));
-        let store = irsa_store::open(irsa_store::StoreConfig {
-            database_url: None,
-            data_dir: dir.to_path_buf(),
-            master_key: irsa_store::MasterKey::generate().unwrap(),
-            account_id: irsa_core::AccountId::default(),
-            clock: Arc::clone(&clock),
-        })
-        .await
-        .unwrap();
+        let store = crate::test_support::temp_store(dir, Arc::clone(&clock)).await;
         Authorizer::new(store, clock)
     }
 

@@ -203,31 +203,13 @@ pub async fn published_keys(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use std::sync::Arc;
-
-    use irsa_core::SharedClock;
 
     use super::*;
 
     async fn temp_store(dir: &std::path::Path) -> Arc<dyn Store> {
-        temp_store_with(dir, Arc::new(irsa_core::SystemClock)).await
-    }
-
-    pub(crate) async fn temp_store_with(
-        dir: &std::path::Path,
-        clock: SharedClock,
-    ) -> Arc<dyn Store> {
-        irsa_store::open(irsa_store::StoreConfig {
-            database_url: None,
-            data_dir: dir.to_path_buf(),
-            master_key: irsa_store::MasterKey::from_bytes(irsa_core::SecretBytes::new(vec![7; 32]))
-                .unwrap(),
-            account_id: irsa_core::AccountId::default(),
-            clock,
-        })
-        .await
-        .unwrap()
+        crate::test_support::temp_store(dir, Arc::new(irsa_core::SystemClock)).await
     }
 
     async fn published_kids(store: &dyn Store, now: OffsetDateTime) -> Vec<String> {
@@ -243,7 +225,7 @@ pub(crate) mod tests {
     async fn automatic_rotation_and_pruning_follow_the_clock() {
         let dir = tempfile::tempdir().unwrap();
         let clock = irsa_core::TestClock::at_unix(1_800_000_000);
-        let store = temp_store_with(dir.path(), Arc::new(clock.clone())).await;
+        let store = crate::test_support::temp_store(dir.path(), Arc::new(clock.clone())).await;
         let kind = SigningKeyType::EcdsaP256;
         let period = Some(Duration::from_secs(24 * 3600));
         let now = || irsa_core::Clock::now_utc(&clock);

@@ -24,6 +24,8 @@ pub mod issuer_keys;
 pub mod managed;
 pub mod session_keys;
 pub mod session_token;
+#[cfg(test)]
+mod test_support;
 
 pub use authenticate::{Authenticated, Authenticator, KEY_CACHE_TTL};
 pub use authorize::{

@@ -214,36 +214,13 @@ mod tests {
     use irsa_core::{Clock, TestClock};
 
     use super::*;
-    use crate::issuer_keys::tests::temp_store_with;
-    use crate::session_token::SessionPrincipal;
-
-    fn claims(clock: &TestClock) -> SessionClaims {
-        let now = clock.unix_seconds();
-        SessionClaims {
-            access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
-            secret_access_key: SecretString::new("secret".to_owned()),
-            principal: SessionPrincipal::AssumedRole {
-                role_arn: "arn:aws:iam::123456789012:role/app".into(),
-                role_id: "AROAEXAMPLEEXAMPLE123".into(),
-                session_name: "s".into(),
-            },
-            account: irsa_core::AccountId::default(),
-            issued_at: now,
-            expires_at: now + 3600,
-            session_policy: None,
-            policy_arns: Vec::new(),
-            tags: Vec::new(),
-            transitive_tag_keys: Vec::new(),
-            source_identity: None,
-            role_chained: false,
-        }
-    }
+    use crate::test_support::{session_claims as claims, temp_store};
 
     #[tokio::test]
     async fn rotation_seals_with_the_new_key_only_after_every_replica_knows_it() {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::at_unix(1_800_000_000);
-        let store = temp_store_with(dir.path(), Arc::new(clock.clone())).await;
+        let store = temp_store(dir.path(), Arc::new(clock.clone())).await;
         let shared: irsa_core::SharedClock = Arc::new(clock.clone());
         let a = SessionKeys::load(Arc::clone(&store), shared.clone())
             .await
