@@ -6,6 +6,7 @@ mod aws;
 pub mod bootstrap;
 pub mod config;
 pub mod issuer;
+pub mod json_log;
 pub mod middleware;
 pub mod outbound;
 pub mod s3;
@@ -52,9 +53,22 @@ impl ServeError {
     }
 }
 
-/// Shared state of every request handler.
+/// Shared state of every request handler: one `Arc`, because axum clones
+/// the state for every request.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<ServerParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = ServerParts;
+
+    fn deref(&self) -> &ServerParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Debug)]
+pub struct ServerParts {
     pub config: Arc<ServeConfig>,
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
@@ -122,13 +136,13 @@ pub async fn prepare(
         store.clone(),
         clock.clone(),
     )));
-    let state = AppState {
+    let state = AppState(Arc::new(ServerParts {
         config: Arc::new(config),
         store,
         clock,
         api,
         oidc,
-    };
+    }));
     Ok((state, root))
 }
 

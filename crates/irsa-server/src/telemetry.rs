@@ -16,6 +16,7 @@ use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuar
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::json_log::{JsonLine, JsonMembers};
 
 /// Lines queued for the writer thread before loggers wait (about 4 MB of
 /// typical 500-byte lines; a few seconds of audit lines at full load).
@@ -74,7 +75,10 @@ pub fn init_logging(format: LogFormat) -> LogGuard {
     // thread then ends when the returned guard is dropped.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .fmt_fields(JsonMembers)
+            .event_format(JsonLine)
+            .try_init(),
     };
     guard
 }

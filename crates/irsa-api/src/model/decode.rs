@@ -11,6 +11,7 @@
 //! 'roleSessionName' failed to satisfy constraint: …". Paths are AWS's:
 //! lower-camel member names, list elements as `tags.1.member.key`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
@@ -189,7 +190,12 @@ fn decode_struct(
 ) -> Result<Fields, ApiError> {
     let mut fields = Fields::default();
     for member in members {
-        let wire = format!("{wire_prefix}{}", member.name);
+        // Top-level members (most of them) need no new strings.
+        let wire: Cow<'_, str> = if wire_prefix.is_empty() {
+            Cow::Borrowed(member.name)
+        } else {
+            Cow::Owned(format!("{wire_prefix}{}", member.name))
+        };
         let path = format!("{path_prefix}{}", lower_first(member.name));
         if let Some(value) = decode_member(member.shape, &wire, &path, params, violations)? {
             fields.0.insert(member.name, value);
@@ -314,8 +320,13 @@ fn violation(shape: &Shape, value: &Value, path: &str, constraint: &str) -> Stri
 }
 
 fn check_string(shape: &Shape, raw: &str, value: &Value, path: &str, violations: &mut Vec<String>) {
-    // AWS (Java) counts UTF-16 code units.
-    let len = raw.encode_utf16().count();
+    // AWS (Java) counts UTF-16 code units; for ASCII (tokens, ARNs,
+    // names: nearly every value) that is the byte length.
+    let len = if raw.is_ascii() {
+        raw.len()
+    } else {
+        raw.encode_utf16().count()
+    };
     check_length(shape, value, len, path, violations);
     if let Some(re) = shape.regex() {
         if !re.is_match(raw) {
