@@ -379,6 +379,86 @@ async fn forged_and_mismatched_signatures() {
     assert_eq!(e.issuer.jwks_hits(), 1);
 }
 
+/// A token seen again skips only the signature check: another signature,
+/// other claims, another audience, expiry and a withdrawn key are all still
+/// refused.
+#[tokio::test]
+async fn a_token_seen_again_skips_only_the_signature_check() {
+    let e = env().await;
+    let short = e.claims(&json!({"exp": e.now() + 60}));
+    let token = mint(&short, &e.rsa).unwrap();
+    e.verify(&token).await.unwrap();
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 0);
+    let again = e.verify(&token).await.unwrap();
+    assert_eq!(again.subject(), "system:serviceaccount:default:app");
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 1);
+
+    // The remembered signature over other claims, and another signature
+    // over the same claims: both verified, both refused.
+    let parts: Vec<&str> = token.split('.').collect();
+    let evil = b64url(
+        e.claims(&json!({"exp": e.now() + 60, "sub": "system:serviceaccount:kube-system:admin"}))
+            .to_string()
+            .as_bytes(),
+    );
+    let tampered = format!("{}.{evil}.{}", parts[0], parts[2]);
+    assert_eq!(
+        e.verify(&tampered).await.unwrap_err().kind(),
+        ErrorKind::BadSignature
+    );
+    let mut signature = irsa_oidc::jwt::decode(&token).unwrap().signature().to_vec();
+    signature[7] ^= 1;
+    let flipped = format!("{}.{}.{}", parts[0], parts[1], b64url(&signature));
+    assert_eq!(
+        e.verify(&flipped).await.unwrap_err().kind(),
+        ErrorKind::BadSignature
+    );
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 1);
+
+    // Same issuer and keys, another audience: the signature is reused and
+    // the audience still refused.
+    let other_audience =
+        ProviderTrust::new(&e.issuer.url, ["other"], Vec::<String>::new(), false).unwrap();
+    let err = e
+        .verifier
+        .verify(&token, &other_audience)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AudienceMismatch);
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 2);
+
+    // Expiry is checked on every call (60 s + 5 min skew later).
+    e.clock.advance(Duration::from_secs(361));
+    assert_eq!(
+        e.verify(&token).await.unwrap_err().kind(),
+        ErrorKind::Expired
+    );
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 3);
+    assert_eq!(
+        e.issuer.jwks_hits(),
+        1,
+        "all of the above under one key set"
+    );
+
+    // The issuer replaces its RSA key; a token with the new kid makes the
+    // verifier refetch. A remembered token without a kid (any RS256 key may
+    // verify it) is then checked against the new set, and refused.
+    let lasting = sign_jws(&json!({"alg": "RS256"}), &e.claims(&json!({})), &e.rsa).unwrap();
+    e.verify(&lasting).await.unwrap();
+    e.verify(&lasting).await.unwrap();
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 4);
+    let new_key = SigningKey::generate(SigningKeyType::Rsa2048).unwrap();
+    e.issuer.set_keys(public_keys(&[&e.ec, &new_key]));
+    e.clock.advance(Duration::from_secs(11));
+    e.verify(&e.k8s(&new_key)).await.unwrap();
+    assert_eq!(e.issuer.jwks_hits(), 2);
+    assert_eq!(
+        e.verify(&lasting).await.unwrap_err().kind(),
+        ErrorKind::BadSignature
+    );
+    assert_eq!(e.verifier.cache_stats().signatures_reused, 4);
+}
+
 #[tokio::test]
 async fn garbage_is_rejected_without_network() {
     let e = env().await;
