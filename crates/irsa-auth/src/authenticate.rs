@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use irsa_core::{AccountId, Arn, BoundedCache, SecretString, SharedClock};
+use irsa_core::{AccountId, Arn, SecretString, SharedClock};
 use irsa_sigv4::{RequestParts, SigV4Config, VerifiedSignature};
 use irsa_store::{AccessKeyStatus, KeyOwner, Store, StoreError};
 use time::{Duration, OffsetDateTime};
@@ -94,7 +94,7 @@ pub struct Authenticator {
     /// Access key id → when its use was last written (throttles the writes).
     key_use: Mutex<HashMap<String, OffsetDateTime>>,
     /// Session tokens already opened, by token text.
-    sessions: BoundedCache<Box<str>, OpenedSession>,
+    sessions: RwLock<HashMap<Box<str>, OpenedSession>>,
 }
 
 impl Authenticator {
@@ -113,7 +113,7 @@ impl Authenticator {
             keys: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             key_use: Mutex::new(HashMap::new()),
-            sessions: BoundedCache::new(SESSION_CACHE_MAX),
+            sessions: RwLock::new(HashMap::new()),
         })
     }
 
@@ -177,31 +177,37 @@ impl Authenticator {
     /// Expiry is checked on every use, cached or not.
     async fn open_session(&self, token: &str) -> Result<SessionClaims, AuthError> {
         let ring = self.session_keys.ring();
-        let cached = self.sessions.get(token, |opened| {
-            Arc::ptr_eq(&opened.ring, &ring).then(|| {
-                if self.clock.unix_seconds() >= opened.claims.expires_at {
-                    Err(AuthError::ExpiredSessionToken)
-                } else {
-                    Ok(opened.claims.clone())
+        if let Ok(sessions) = self.sessions.read() {
+            if let Some(opened) = sessions.get(token) {
+                if Arc::ptr_eq(&opened.ring, &ring) {
+                    if self.clock.unix_seconds() >= opened.claims.expires_at {
+                        return Err(AuthError::ExpiredSessionToken);
+                    }
+                    return Ok(opened.claims.clone());
                 }
-            })
-        });
-        if let Some(Some(answer)) = cached {
-            return answer;
+            }
         }
         let claims = self.session_keys.open(token).await?;
         // Kept only when no reload happened meanwhile, so an entry is always
         // tagged with the ring that opened it.
         if Arc::ptr_eq(&ring, &self.session_keys.ring()) {
-            let now = self.clock.unix_seconds();
-            self.sessions.insert(
-                token.into(),
-                OpenedSession {
-                    ring: Arc::clone(&ring),
-                    claims: claims.clone(),
-                },
-                |o| Arc::ptr_eq(&o.ring, &ring) && now < o.claims.expires_at,
-            );
+            if let Ok(mut sessions) = self.sessions.write() {
+                if sessions.len() >= SESSION_CACHE_MAX && !sessions.contains_key(token) {
+                    let now = self.clock.unix_seconds();
+                    sessions
+                        .retain(|_, o| Arc::ptr_eq(&o.ring, &ring) && now < o.claims.expires_at);
+                    if sessions.len() >= SESSION_CACHE_MAX {
+                        sessions.clear();
+                    }
+                }
+                sessions.insert(
+                    token.into(),
+                    OpenedSession {
+                        ring,
+                        claims: claims.clone(),
+                    },
+                );
+            }
         }
         Ok(claims)
     }
@@ -369,7 +375,8 @@ mod tests {
     use crate::test_support::{session_claims as claims, temp_store};
 
     fn cached(auth: &Authenticator, token: &str) -> Option<Arc<KeyRing>> {
-        auth.sessions.get(token, |o| Arc::clone(&o.ring))
+        let sessions = auth.sessions.read().unwrap();
+        sessions.get(token).map(|o| Arc::clone(&o.ring))
     }
 
     #[tokio::test]

@@ -3,7 +3,6 @@
 
 mod account;
 mod arn;
-mod bounded_cache;
 mod clock;
 mod id;
 mod request_id;
@@ -11,7 +10,6 @@ mod secret;
 
 pub use account::{AccountId, InvalidAccountId};
 pub use arn::{Arn, ArnError};
-pub use bounded_cache::BoundedCache;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use id::{generate_id, generate_secret_access_key, is_valid_id, IdPrefix};
 pub use request_id::UniqueRequestId;

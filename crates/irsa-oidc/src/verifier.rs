@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use irsa_core::{BoundedCache, SharedClock, SystemClock};
+use irsa_core::{SharedClock, SystemClock};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
@@ -325,9 +325,6 @@ pub struct CacheStats {
     pub stale_served: u64,
     /// Lookups that wanted a fetch but were held back by the rate limit.
     pub rate_limited: u64,
-    /// Signatures not verified again: the same token, already verified
-    /// under the same fetched key set.
-    pub signatures_reused: u64,
 }
 
 #[derive(Default)]
@@ -338,24 +335,6 @@ struct Counters {
     fetch_errors: AtomicU64,
     stale_served: AtomicU64,
     rate_limited: AtomicU64,
-    signatures_reused: AtomicU64,
-}
-
-/// Bound on remembered verified signatures (~1 MB).
-const VERIFIED_SIGNATURES_MAX: usize = 16_384;
-
-/// SHA-256 over everything a signature check reads from the token: the
-/// signing input (header with `alg` and `kid`, and the claims) and the
-/// signature, length-prefixed so no two tokens share an encoding.
-fn signed_digest(jwt: &jwt::DecodedJwt) -> [u8; 32] {
-    let input = jwt.signing_input();
-    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    context.update(&(input.len() as u64).to_be_bytes());
-    context.update(input);
-    context.update(jwt.signature());
-    let mut digest = [0_u8; 32];
-    digest.copy_from_slice(context.finish().as_ref());
-    digest
 }
 
 fn bump(c: &AtomicU64) {
@@ -406,9 +385,6 @@ struct Inner {
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
     slots: Mutex<HashMap<CacheKey, Arc<IssuerSlot>>>,
-    /// Tokens whose signature verified, by [`signed_digest`], each with the
-    /// key set it verified under.
-    verified_signatures: BoundedCache<[u8; 32], Weak<KeySet>>,
     counters: Counters,
 }
 
@@ -483,7 +459,6 @@ impl OidcVerifier {
                 roots: Arc::new(roots),
                 provider: tls::provider(),
                 slots: Mutex::new(HashMap::new()),
-                verified_signatures: BoundedCache::new(VERIFIED_SIGNATURES_MAX),
                 counters: Counters::default(),
             }),
         })
@@ -502,7 +477,6 @@ impl OidcVerifier {
             fetch_errors: c.fetch_errors.load(Ordering::Relaxed),
             stale_served: c.stale_served.load(Ordering::Relaxed),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
-            signatures_reused: c.signatures_reused.load(Ordering::Relaxed),
         }
     }
 
@@ -596,40 +570,8 @@ impl OidcVerifier {
         }
 
         let keys = self.keys_for(provider, jwt.kid(), alg).await?;
-        self.check_signature_once(&keys, jwt, alg)?;
+        Self::check_signature(&keys, jwt, alg)?;
         self.check_claims(jwt, alg, provider)
-    }
-
-    /// [`Self::check_signature`], unless this very token (header, claims
-    /// and signature, byte for byte) already verified under this very key
-    /// set. Clients present the same token many times (every SDK credential
-    /// refresh, every process of a pod), and the public-key operation is
-    /// most of AssumeRoleWithWebIdentity's cost. Only the signature is
-    /// remembered: the claims (expiry, audience, issuer) are checked on
-    /// every call, and once the key set is refetched (rotation, a key
-    /// withdrawn, expiry) every token is verified against the new one.
-    /// (kube-apiserver likewise caches token authentication by a hash of
-    /// the token.)
-    fn check_signature_once(
-        &self,
-        keys: &Arc<KeySet>,
-        jwt: &jwt::DecodedJwt,
-        alg: Alg,
-    ) -> Result<(), VerifyError> {
-        let digest = signed_digest(jwt);
-        let verified = &self.inner.verified_signatures;
-        if verified
-            .get(&digest, |under| Weak::as_ptr(under) == Arc::as_ptr(keys))
-            .unwrap_or(false)
-        {
-            bump(&self.inner.counters.signatures_reused);
-            return Ok(());
-        }
-        Self::check_signature(keys, jwt, alg)?;
-        verified.insert(digest, Arc::downgrade(keys), |under| {
-            under.strong_count() > 0
-        });
-        Ok(())
     }
 
     fn check_signature(keys: &KeySet, jwt: &jwt::DecodedJwt, alg: Alg) -> Result<(), VerifyError> {

@@ -216,7 +216,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("fetch_error", cache.fetch_errors),
         ("stale_served", cache.stale_served),
         ("rate_limited", cache.rate_limited),
-        ("signature_reused", cache.signatures_reused),
     ] {
         let _ = writeln!(
             text,
