@@ -20,14 +20,15 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20::cipher::consts::U10;
 use irsa_core::{AccountId, Clock, SecretBytes, SecretString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use zeroize::{Zeroize as _, Zeroizing};
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 24;
@@ -108,9 +109,28 @@ impl SessionKey {
         &self.secret
     }
 
-    fn cipher(&self) -> Result<XChaCha20Poly1305, SessionTokenError> {
-        XChaCha20Poly1305::new_from_slice(self.secret.expose())
-            .map_err(|_| SessionTokenError::InvalidKey("key length"))
+    /// The XChaCha20-Poly1305 AEAD for one token's nonce
+    /// (draft-irtf-cfrg-xchacha-03 §2.3): HChaCha20 of the key and the
+    /// nonce's first 16 bytes is the key of ChaCha20-Poly1305 (RFC 8439)
+    /// with nonce `0⁴ ‖ the last 8 bytes`. HChaCha20 is RustCrypto's and
+    /// the AEAD aws-lc's: byte for byte the XChaCha20-Poly1305 of before
+    /// (tested against RustCrypto's), several times faster on short tokens.
+    fn aead(&self, nonce: &[u8; NONCE_LEN]) -> Result<(LessSafeKey, Nonce), SessionTokenError> {
+        let key = self.secret.expose();
+        if key.len() != KEY_LEN {
+            return Err(SessionTokenError::InvalidKey("key length"));
+        }
+        let (prefix, suffix) = nonce.split_at(16);
+        let mut subkey = chacha20::hchacha::<U10>(key.into(), prefix.into());
+        let aead = UnboundKey::new(&CHACHA20_POLY1305, &subkey);
+        subkey.as_mut_slice().zeroize();
+        let aead = aead.map_err(|_| SessionTokenError::InvalidKey("key length"))?;
+        let mut inner_nonce = [0_u8; 12];
+        inner_nonce[4..].copy_from_slice(suffix);
+        Ok((
+            LessSafeKey::new(aead),
+            Nonce::assume_unique_for_key(inner_nonce),
+        ))
     }
 }
 
@@ -344,19 +364,17 @@ pub fn seal(session: &SessionClaims, key: &SessionKey) -> Result<String, Session
     let mut nonce = [0_u8; NONCE_LEN];
     rand::thread_rng().fill_bytes(&mut nonce);
     let aad = header(&key.id);
-    let ciphertext = key
-        .cipher()?
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext.expose(),
-                aad: &aad,
-            },
-        )
-        .map_err(|_| SessionTokenError::Seal)?;
-    let mut token = aad;
+    let (cipher, inner_nonce) = key.aead(&nonce)?;
+    // The plaintext is encrypted where it lies in the token.
+    let mut token = Vec::with_capacity(aad.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
+    token.extend_from_slice(&aad);
     token.extend_from_slice(&nonce);
-    token.extend_from_slice(&ciphertext);
+    let body = token.len();
+    token.extend_from_slice(plaintext.expose());
+    let tag = cipher
+        .seal_in_place_separate_tag(inner_nonce, Aad::from(&aad), &mut token[body..])
+        .map_err(|_| SessionTokenError::Seal)?;
+    token.extend_from_slice(tag.as_ref());
     Ok(URL_SAFE_NO_PAD.encode(token))
 }
 
@@ -388,18 +406,16 @@ pub fn open(
     let id = std::str::from_utf8(id).map_err(|_| Invalid)?;
     let key = keys.get(id).ok_or(Invalid)?;
     let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-    let decrypted = key
-        .cipher()
+    let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| Invalid)?;
+    let (cipher, inner_nonce) = key.aead(nonce).map_err(|_| Invalid)?;
+    // Zeroed when dropped, whether or not it authenticated.
+    let mut decrypted = Zeroizing::new(ciphertext.to_vec());
+    let plaintext_len = cipher
+        .open_in_place(inner_nonce, Aad::from(&raw[..2 + id_len]), &mut decrypted)
         .map_err(|_| Invalid)?
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: &raw[..2 + id_len],
-            },
-        )
-        .map_err(|_| Invalid)?;
-    let plaintext = SecretBytes::new(decrypted);
+        .len();
+    decrypted.truncate(plaintext_len);
+    let plaintext = SecretBytes::new(std::mem::take(&mut *decrypted));
     let (&format, payload) = plaintext.expose().split_first().ok_or(Invalid)?;
     let json = match format {
         FORMAT_JSON => SecretBytes::new(payload),
@@ -461,6 +477,43 @@ mod tests {
     use irsa_core::{generate_id, generate_secret_access_key, IdPrefix, TestClock};
 
     use super::*;
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+    use proptest::prelude::*;
+
+    /// RustCrypto's XChaCha20-Poly1305: what tokens were sealed with
+    /// before, and the reference the aws-lc path must match.
+    fn reference(key: &SessionKey) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new_from_slice(key.secret.expose()).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn sealing_is_the_reference_xchacha20_poly1305(
+            plain in proptest::collection::vec(any::<u8>(), 0..700),
+            nonce in any::<[u8; NONCE_LEN]>(),
+            secret in any::<[u8; KEY_LEN]>(),
+        ) {
+            let key = SessionKey::new("k1", SecretBytes::from(secret.to_vec())).unwrap();
+            let aad = header(key.id());
+            let expected = reference(&key)
+                .encrypt(XNonce::from_slice(&nonce), Payload { msg: &plain, aad: &aad })
+                .unwrap();
+
+            let (cipher, inner_nonce) = key.aead(&nonce).unwrap();
+            let mut sealed = plain.clone();
+            let tag = cipher
+                .seal_in_place_separate_tag(inner_nonce, Aad::from(&aad), &mut sealed)
+                .unwrap();
+            sealed.extend_from_slice(tag.as_ref());
+            prop_assert_eq!(&sealed, &expected);
+
+            let (cipher, inner_nonce) = key.aead(&nonce).unwrap();
+            let mut opened = expected.clone();
+            let plaintext = cipher.open_in_place(inner_nonce, Aad::from(&aad), &mut opened).unwrap();
+            prop_assert_eq!(&*plaintext, &plain[..]);
+        }
+    }
 
     const NOW: u64 = 1_795_442_400;
     const NOW_I: i64 = 1_795_442_400;
@@ -667,9 +720,7 @@ mod tests {
     fn seal_raw(plaintext: &[u8], key: &SessionKey) -> String {
         let aad = header(&key.id);
         let nonce = [3_u8; NONCE_LEN];
-        let ct = key
-            .cipher()
-            .unwrap()
+        let ct = reference(key)
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -745,9 +796,7 @@ mod tests {
         let format_of = |token: &str| {
             let raw = URL_SAFE_NO_PAD.decode(token).unwrap();
             let (nonce_at, id_len) = (2 + usize::from(raw[1]), usize::from(raw[1]));
-            let plain = k
-                .cipher()
-                .unwrap()
+            let plain = reference(&k)
                 .decrypt(
                     XNonce::from_slice(&raw[nonce_at..nonce_at + NONCE_LEN]),
                     Payload {
