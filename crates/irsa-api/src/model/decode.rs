@@ -196,7 +196,11 @@ fn decode_struct(
         } else {
             Cow::Owned(format!("{wire_prefix}{}", member.name))
         };
-        let path = format!("{path_prefix}{}", lower_first(member.name));
+        let path = if path_prefix.is_empty() {
+            lower_first(member.name)
+        } else {
+            format!("{path_prefix}{}", lower_first(member.name))
+        };
         if let Some(value) = decode_member(member.shape, &wire, &path, params, violations)? {
             fields.0.insert(member.name, value);
         } else if member.required {
@@ -300,10 +304,12 @@ fn invalid_value(wire: &str, value: &str, expected: &str) -> ApiError {
 
 fn lower_first(name: &str) -> String {
     let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
-        None => String::new(),
+    let mut lowered = String::with_capacity(name.len());
+    if let Some(first) = chars.next() {
+        lowered.push(first.to_ascii_lowercase());
+        lowered.push_str(chars.as_str());
     }
+    lowered
 }
 
 /// An absent required member (or list element), in AWS's words.
