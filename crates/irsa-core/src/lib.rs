@@ -3,6 +3,7 @@
 
 mod account;
 mod arn;
+pub mod bytes;
 mod clock;
 mod id;
 mod request_id;

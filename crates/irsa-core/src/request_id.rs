@@ -75,15 +75,12 @@ impl UniqueRequestId {
     /// A lowercase hyphenated version-4 UUID, like `uuid::Uuid::new_v4()`
     /// prints: `8-4-4-4-12` hex digits.
     pub fn to_uuid_string(self) -> String {
-        let hex = format!("{:032x}", self.uuid_bits());
-        let mut text = String::with_capacity(36);
-        for (start, end) in [(0, 8), (8, 12), (12, 16), (16, 20), (20, 32)] {
-            if start > 0 {
-                text.push('-');
-            }
-            text.push_str(&hex[start..end]);
-        }
-        text
+        // uuid's table-driven encoder: no formatting machinery per request.
+        let mut text = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::from_u128(self.uuid_bits())
+            .hyphenated()
+            .encode_lower(&mut text)
+            .to_owned()
     }
 
     /// The 16 bytes of the UUID form (big-endian, as a UUID is written).

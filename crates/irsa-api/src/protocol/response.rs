@@ -193,24 +193,9 @@ pub fn xml_escape(text: &str) -> String {
 /// characters, controls, or 0xEF (which leads U+FFFE/U+FFFF, so any text
 /// with it takes the careful path).
 fn needs_escaping(text: &str) -> bool {
-    fn special(b: u8) -> u8 {
-        u8::from(b < 0x20)
-            | u8::from(b == b'&')
-            | u8::from(b == b'<')
-            | u8::from(b == b'>')
-            | u8::from(b == b'"')
-            | u8::from(b == b'\'')
-            | u8::from(b == 0xEF)
-    }
-    // Branch-free over fixed-size chunks so the check is vectorised: the
-    // session token alone is hundreds of bytes in every AssumeRole* answer.
-    let mut chunks = text.as_bytes().chunks_exact(32);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(0, |seen, &b| seen | special(b)) != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| special(b) != 0)
+    irsa_core::bytes::any_byte(text.as_bytes(), |b| {
+        matches!(b, 0..=0x1f | b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF)
+    })
 }
 
 /// [`xml_escape`] appending to `out` (no intermediate allocation).
