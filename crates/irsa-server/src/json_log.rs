@@ -194,7 +194,7 @@ impl<W: fmt::Write> fmt::Write for JsonEscaped<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         let bytes = text.as_bytes();
         // Most values (ARNs, ids, subjects) need no escaping.
-        if !irsa_core::bytes::any_byte(bytes, |b| matches!(b, 0..=0x1f | b'"' | b'\\')) {
+        if !irsa_core::bytes::has_control_or_any(bytes, *b"\"\\") {
             return self.0.write_str(text);
         }
         let mut run_start = 0;

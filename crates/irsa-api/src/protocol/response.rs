@@ -193,9 +193,7 @@ pub fn xml_escape(text: &str) -> String {
 /// characters, controls, or 0xEF (which leads U+FFFE/U+FFFF, so any text
 /// with it takes the careful path).
 fn needs_escaping(text: &str) -> bool {
-    irsa_core::bytes::any_byte(text.as_bytes(), |b| {
-        matches!(b, 0..=0x1f | b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF)
-    })
+    irsa_core::bytes::has_control_or_any(text.as_bytes(), *b"&<>\"'\xEF")
 }
 
 /// [`xml_escape`] appending to `out` (no intermediate allocation).
