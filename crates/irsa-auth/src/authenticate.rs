@@ -405,16 +405,25 @@ mod tests {
         ));
         assert!(cached(&auth, &forged).is_none());
 
-        // After a ring reload the old entry is not used: the token is opened
-        // again with the new ring.
-        clock.advance(StdDuration::from_secs(
-            u64::try_from(RELOAD_AFTER.whole_seconds()).unwrap() + 1,
-        ));
+        // A reload that finds the same keys keeps the ring, and the entry.
+        let reload_after = u64::try_from(RELOAD_AFTER.whole_seconds()).unwrap() + 1;
+        clock.advance(StdDuration::from_secs(reload_after));
         assert!(auth.session_keys().reload().await);
+        assert!(Arc::ptr_eq(&first_ring, &auth.session_keys().ring()));
         auth.open_session(token).await.unwrap();
-        let second_ring = cached(&auth, token).unwrap();
+        assert!(Arc::ptr_eq(&first_ring, &cached(&auth, token).unwrap()));
+
+        // After a rotation the reloaded ring is new, the old entry is not
+        // used, and the token is opened again with the new ring.
+        crate::session_keys::rotate(auth.store.as_ref(), Duration::seconds(60))
+            .await
+            .unwrap();
+        clock.advance(StdDuration::from_secs(reload_after));
+        assert!(auth.session_keys().reload().await);
+        let second_ring = auth.session_keys().ring();
         assert!(!Arc::ptr_eq(&first_ring, &second_ring));
-        assert!(Arc::ptr_eq(&second_ring, &auth.session_keys().ring()));
+        auth.open_session(token).await.unwrap();
+        assert!(Arc::ptr_eq(&second_ring, &cached(&auth, token).unwrap()));
 
         // Expiry holds for a kept token.
         clock.advance(StdDuration::from_secs(3600));

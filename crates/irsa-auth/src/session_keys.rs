@@ -106,7 +106,13 @@ impl SessionKeys {
         match load_ring(self.store.as_ref()).await {
             Ok(ring) => {
                 if let Ok(mut g) = self.ring.write() {
-                    *g = (Arc::new(ring), now);
+                    // An unchanged ring stays the same `Arc`: what was
+                    // opened with it (the authenticator's opened sessions)
+                    // stays valid.
+                    if !g.0.same_keys(&ring) {
+                        g.0 = Arc::new(ring);
+                    }
+                    g.1 = now;
                 }
                 true
             }

@@ -166,6 +166,13 @@ impl KeyRing {
     }
 
     /// The key new tokens are sealed with.
+    /// Whether both rings hold the same keys in the same order (an id
+    /// names one key for good, so ids decide).
+    pub fn same_keys(&self, other: &KeyRing) -> bool {
+        self.keys.len() == other.keys.len()
+            && self.keys.iter().zip(&other.keys).all(|(a, b)| a.id == b.id)
+    }
+
     pub fn current(&self) -> &SessionKey {
         &self.keys[0]
     }
