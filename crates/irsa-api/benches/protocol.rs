@@ -25,24 +25,18 @@ fn body() -> String {
 }
 
 fn claims() -> SessionClaims {
-    SessionClaims {
-        access_key_id: "ASIAEXAMPLEEXAMPLEXX".into(),
-        secret_access_key: SecretString::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-        principal: SessionPrincipal::AssumedRole {
+    SessionClaims::new(
+        "ASIAEXAMPLEEXAMPLEXX".into(),
+        SecretString::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        SessionPrincipal::AssumedRole {
             role_arn: "arn:aws:iam::123456789012:role/app".into(),
             role_id: "AROAEXAMPLEEXAMPLEXX".into(),
             session_name: "botocore-session-1795442400".into(),
         },
-        account: "123456789012".parse().expect("account"),
-        issued_at: 1_795_442_400,
-        expires_at: 1_795_446_000,
-        session_policy: None,
-        policy_arns: Vec::new(),
-        tags: Vec::new(),
-        transitive_tag_keys: Vec::new(),
-        source_identity: None,
-        role_chained: false,
-    }
+        "123456789012".parse().expect("account"),
+        1_795_442_400,
+        1_795_446_000,
+    )
 }
 
 fn bench(c: &mut Criterion) {

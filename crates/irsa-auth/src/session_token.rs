@@ -254,6 +254,33 @@ pub struct SessionClaims {
 }
 
 impl SessionClaims {
+    /// A session with no session policy, tags, source identity or role
+    /// chaining (what GetSessionToken issues); a grant sets those fields on
+    /// the result.
+    pub fn new(
+        access_key_id: String,
+        secret_access_key: SecretString,
+        principal: SessionPrincipal,
+        account: AccountId,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            access_key_id,
+            secret_access_key,
+            principal,
+            account,
+            issued_at,
+            expires_at,
+            session_policy: None,
+            policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
+            role_chained: false,
+        }
+    }
+
     pub fn issued_at_utc(&self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(self.issued_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }

@@ -25,18 +25,12 @@ pub(crate) async fn temp_store(dir: &std::path::Path, clock: SharedClock) -> Arc
 /// Root-session claims issued now, valid for an hour.
 pub(crate) fn session_claims(clock: &TestClock) -> SessionClaims {
     let now = clock.unix_seconds();
-    SessionClaims {
-        access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
-        secret_access_key: SecretString::new("secret".to_owned()),
-        principal: SessionPrincipal::Root,
-        account: AccountId::default(),
-        issued_at: now,
-        expires_at: now + 3600,
-        session_policy: None,
-        policy_arns: Vec::new(),
-        tags: Vec::new(),
-        transitive_tag_keys: Vec::new(),
-        source_identity: None,
-        role_chained: false,
-    }
+    SessionClaims::new(
+        "ASIAEXAMPLEEXAMPLE12".into(),
+        SecretString::new("secret".to_owned()),
+        SessionPrincipal::Root,
+        AccountId::default(),
+        now,
+        now + 3600,
+    )
 }

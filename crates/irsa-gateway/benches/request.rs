@@ -181,24 +181,18 @@ fn fixture() -> Fixture {
             .unwrap();
         let issued = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
         let issued = i64::try_from(issued).unwrap();
-        let claims = SessionClaims {
-            access_key_id: SESSION_KEY_ID.to_owned(),
-            secret_access_key: SecretString::new(SESSION_SECRET),
-            principal: SessionPrincipal::AssumedRole {
+        let claims = SessionClaims::new(
+            SESSION_KEY_ID.to_owned(),
+            SecretString::new(SESSION_SECRET),
+            SessionPrincipal::AssumedRole {
                 role_arn: role.arn.clone(),
                 role_id: role.id.clone(),
                 session_name: "bench-session".to_owned(),
             },
-            account: account.clone(),
-            issued_at: issued,
-            expires_at: issued + 3600,
-            session_policy: None,
-            policy_arns: Vec::new(),
-            tags: Vec::new(),
-            transitive_tag_keys: Vec::new(),
-            source_identity: None,
-            role_chained: false,
-        };
+            account.clone(),
+            issued,
+            issued + 3600,
+        );
         let token = authenticator.session_keys().seal(&claims).unwrap();
         let upstream = Upstream::new(UpstreamConfig {
             endpoint: "http://127.0.0.1:3900".to_owned(),

@@ -276,20 +276,14 @@ fn get_session_token(
     let now = ctx.now().unix_timestamp();
     let access_key_id = generate_id(IdPrefix::TemporaryAccessKey);
     let secret = generate_secret_access_key();
-    let claims = SessionClaims {
-        access_key_id: access_key_id.clone(),
-        secret_access_key: secret.clone(),
+    let claims = SessionClaims::new(
+        access_key_id.clone(),
+        secret.clone(),
         principal,
-        account: ctx.account().clone(),
-        issued_at: now,
-        expires_at: now + duration,
-        session_policy: None,
-        policy_arns: Vec::new(),
-        tags: Vec::new(),
-        transitive_tag_keys: Vec::new(),
-        source_identity: None,
-        role_chained: false,
-    };
+        ctx.account().clone(),
+        now,
+        now + duration,
+    );
     let token = ctx.seal_session(&claims)?;
     Ok(Node::object().with(
         "Credentials",
