@@ -294,7 +294,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// the newest such key otherwise. Lets replicas bootstrap a key ring
     /// concurrently without creating several keys.
     async fn insert_server_key_if_absent(&self, key: NewServerKey) -> Result<ServerKey>;
-    /// All keys of a purpose (active or not), oldest first.
+    /// All keys of a purpose (active or not), oldest first; keys created
+    /// in the same second in the order they seal (`not_before`), then by id.
     async fn list_server_keys(&self, purpose: &str) -> Result<Vec<ServerKey>>;
     /// Marks a key inactive; `retire_after` defaults to now. It stays listed
     /// so tokens it made still verify until `expires`.

@@ -1975,11 +1975,12 @@ impl Store for SqlStore {
     }
 
     async fn list_server_keys(&self, purpose: &str) -> Result<Vec<ServerKey>> {
-        let rows =
-            sqlx::query("SELECT * FROM server_keys WHERE purpose = $1 ORDER BY created, key_id")
-                .bind(purpose)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM server_keys WHERE purpose = $1 ORDER BY created, not_before, key_id",
+        )
+        .bind(purpose)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| self.server_key_from(r)).collect()
     }
 
