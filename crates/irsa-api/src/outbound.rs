@@ -26,7 +26,7 @@ use crate::protocol::response::Node;
 pub(crate) const SETTING_NAME: &str = "outbound-web-identity-federation";
 /// Namespace claim of AWS's custom claims, kept so that verifiers written
 /// for AWS-issued tokens read irsa's the same way.
-pub(crate) const CLAIMS_NAMESPACE: &str = "https://sts.amazonaws.com/";
+pub(crate) const CLAIMS_NAMESPACE: &str = irsa_oidc::verifier::STS_CLAIMS_NAMESPACE;
 /// Largest JWT payload (claims JSON, bytes) irsa signs. AWS does not
 /// document its limit; this one fits 10 maximal audiences plus a few tags.
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 16_384;

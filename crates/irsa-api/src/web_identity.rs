@@ -480,7 +480,7 @@ impl OidcWebIdentity {
                 return Err(err);
             }
         };
-        let Some(issuer) = decoded.claim_str("iss").map(str::to_owned) else {
+        let Some(issuer) = decoded.issuer().map(str::to_owned) else {
             let err = ApiError::missing_claim("iss");
             rec.push(|| ExplainStep::failed("token", err.message.clone()));
             return Err(err);
@@ -552,9 +552,7 @@ impl OidcWebIdentity {
         // itself (GetWebIdentityToken): otherwise any principal allowed to
         // mint one could assume roles whose trust policy checks only `aud`.
         // Another irsa's outbound tokens stay usable.
-        if verified
-            .claims()
-            .contains_key(crate::outbound::CLAIMS_NAMESPACE)
+        if verified.has_sts_claims()
             && ctx
                 .outbound_signer()
                 .is_some_and(|s| same_issuer(s.issuer_url(), verified.issuer()))

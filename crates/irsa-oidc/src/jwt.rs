@@ -56,11 +56,104 @@ pub enum JwtError {
 #[derive(Clone, PartialEq)]
 pub struct DecodedJwt {
     header: Map<String, Value>,
+    /// The claims irsa checks, read when the token is decoded.
+    checked: CheckedClaims,
+    /// Every claim, as a map built on first use (tools, explanations).
     /// Shared with the [`crate::VerifiedToken`] made from it (no copy).
-    claims: Arc<Map<String, Value>>,
+    claims: Arc<ClaimsJson>,
     signature: Vec<u8>,
     /// `BASE64URL(header) "." BASE64URL(claims)`: the bytes the signature covers.
     signing_input: String,
+}
+
+/// The claims the verifier and STS read, taken from the claims JSON in one
+/// pass that skips everything else without building it (a Kubernetes
+/// token's nested `kubernetes.io` object is most of its claims). A JSON
+/// `null` stays `Some(Value::Null)`, so it is told apart from an absent
+/// claim; a repeated checked claim makes the token malformed (RFC 7519
+/// allows rejecting duplicate claim names, and it leaves no doubt about
+/// which value was checked).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct CheckedClaims {
+    #[serde(deserialize_with = "present")]
+    pub(crate) iss: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) sub: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) aud: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) exp: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) nbf: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) iat: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) amr: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(crate) azp: Option<Value>,
+    // Literal names (serde needs literals); a test ties them to the
+    // constants in `verifier`.
+    #[serde(rename = "https://aws.amazon.com/roles", deserialize_with = "present")]
+    pub(crate) roles: Option<Value>,
+    #[serde(rename = "https://aws.amazon.com/tags", deserialize_with = "present")]
+    pub(crate) tags: Option<Value>,
+    #[serde(
+        rename = "https://aws.amazon.com/source_identity",
+        deserialize_with = "present"
+    )]
+    pub(crate) source_identity: Option<Value>,
+    /// Only whether it is there (its content is never read here).
+    #[serde(rename = "https://sts.amazonaws.com/", deserialize_with = "seen")]
+    pub(crate) sts_namespace: bool,
+}
+
+/// A claim that is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// A claim that is present, whatever its value; skipped without building it.
+fn seen<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(deserializer).map(|_| true)
+}
+
+/// The claims segment as JSON text, and the map of every claim built from
+/// it when first asked for: the verifier never needs it.
+pub(crate) struct ClaimsJson {
+    json: Box<str>,
+    map: std::sync::OnceLock<Map<String, Value>>,
+}
+
+impl ClaimsJson {
+    fn new(json: Box<str>) -> Self {
+        Self {
+            json,
+            map: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn map(&self) -> &Map<String, Value> {
+        // `decode` accepted this text as a JSON object, so parsing it
+        // again cannot fail; an empty map is the unreachable fallback.
+        self.map
+            .get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+    }
+}
+
+impl Clone for ClaimsJson {
+    fn clone(&self) -> Self {
+        Self {
+            json: self.json.clone(),
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl PartialEq for ClaimsJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
 }
 
 // Claims may carry personal data; Debug shows only the header.
@@ -68,7 +161,7 @@ impl fmt::Debug for DecodedJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DecodedJwt")
             .field("header", &self.header)
-            .field("claims", &format_args!("{} claims", self.claims.len()))
+            .field("claims", &format_args!("{} bytes", self.claims.json.len()))
             .finish_non_exhaustive()
     }
 }
@@ -77,11 +170,16 @@ impl DecodedJwt {
     pub fn header(&self) -> &Map<String, Value> {
         &self.header
     }
+    /// Every claim (built on first call).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.claims.map()
+    }
+    /// The claims the verifier checks.
+    pub(crate) fn checked(&self) -> &CheckedClaims {
+        &self.checked
     }
     /// The claims, shared.
-    pub(crate) fn shared_claims(&self) -> &Arc<Map<String, Value>> {
+    pub(crate) fn shared_claims(&self) -> &Arc<ClaimsJson> {
         &self.claims
     }
     pub fn signature(&self) -> &[u8] {
@@ -98,9 +196,13 @@ impl DecodedJwt {
     pub fn kid(&self) -> Option<&str> {
         self.header.get("kid").and_then(Value::as_str)
     }
+    /// `iss`, if it is a string.
+    pub fn issuer(&self) -> Option<&str> {
+        self.checked.iss.as_ref().and_then(Value::as_str)
+    }
     /// A claim that is a string.
     pub fn claim_str(&self, name: &str) -> Option<&str> {
-        self.claims.get(name).and_then(Value::as_str)
+        self.claims().get(name).and_then(Value::as_str)
     }
 }
 
@@ -122,12 +224,13 @@ pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
         return Err(JwtError::Segments(parts.len()));
     }
     let header = decode_object(parts[0], Segment::Header)?;
-    let claims = decode_object(parts[1], Segment::Claims)?;
+    let (checked, claims) = decode_claims(parts[1])?;
     let signature = decode_b64(parts[2], Segment::Signature)?;
     let signing_input_len = parts[0].len() + 1 + parts[1].len();
     Ok(DecodedJwt {
         header,
-        claims: Arc::new(claims),
+        checked,
+        claims: Arc::new(ClaimsJson::new(claims)),
         signature,
         signing_input: token[..signing_input_len].to_owned(),
     })
@@ -142,17 +245,45 @@ fn decode_b64(segment: &str, which: Segment) -> Result<Vec<u8>, JwtError> {
         .map_err(|_| JwtError::Base64(which))
 }
 
+fn decode_text(segment: &str, which: Segment) -> Result<String, JwtError> {
+    String::from_utf8(decode_b64(segment, which)?).map_err(|_| JwtError::Utf8(which))
+}
+
 fn decode_object(segment: &str, which: Segment) -> Result<Map<String, Value>, JwtError> {
-    let bytes = decode_b64(segment, which)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| JwtError::Utf8(which))?;
-    match serde_json::from_str::<Value>(text) {
+    let text = decode_text(segment, which)?;
+    match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(JwtError::NotObject(which)),
-        Err(e) => Err(JwtError::Json {
-            segment: which,
-            // serde_json's message names line/column, not content.
-            reason: e.to_string(),
-        }),
+        Err(e) => Err(json_error(which, &e)),
+    }
+}
+
+/// The claims segment: its checked claims and its JSON text. Errors are the
+/// ones [`decode_object`] gives.
+fn decode_claims(segment: &str) -> Result<(CheckedClaims, Box<str>), JwtError> {
+    let text = decode_text(segment, Segment::Claims)?;
+    // serde reads a struct from a JSON array too: only an object goes to
+    // the typed parse; anything else gets the header's errors.
+    if !text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+    {
+        return match serde_json::from_str::<Value>(&text) {
+            Ok(_) => Err(JwtError::NotObject(Segment::Claims)),
+            Err(e) => Err(json_error(Segment::Claims, &e)),
+        };
+    }
+    match serde_json::from_str::<CheckedClaims>(&text) {
+        Ok(checked) => Ok((checked, text.into_boxed_str())),
+        Err(e) => Err(json_error(Segment::Claims, &e)),
+    }
+}
+
+fn json_error(which: Segment, e: &serde_json::Error) -> JwtError {
+    JwtError::Json {
+        segment: which,
+        // serde_json's message names line/column, not content.
+        reason: e.to_string(),
     }
 }
 
@@ -226,7 +357,8 @@ pub(crate) fn f64_to_seconds(f: f64) -> Option<i64> {
     }
 }
 
-fn numeric_date(value: &Value) -> Option<i64> {
+/// A NumericDate claim in whole seconds; `None` unless it is a number in range.
+pub(crate) fn numeric_date(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n
             .as_i64()
@@ -241,7 +373,7 @@ fn numeric_date(value: &Value) -> Option<i64> {
 pub fn time_claims(jwt: &DecodedJwt, now: i64) -> Vec<(String, i64, String, String)> {
     let mut out = Vec::new();
     for name in TIME_CLAIMS {
-        if let Some(at) = jwt.claims.get(name).and_then(numeric_date) {
+        if let Some(at) = jwt.claims().get(name).and_then(numeric_date) {
             out.push((
                 name.to_owned(),
                 at,
@@ -251,7 +383,7 @@ pub fn time_claims(jwt: &DecodedJwt, now: i64) -> Vec<(String, i64, String, Stri
         }
     }
     if let Some(at) = jwt
-        .claims
+        .claims()
         .get("kubernetes.io")
         .and_then(|k| k.get("warnafter"))
         .and_then(numeric_date)
@@ -275,7 +407,7 @@ pub fn render_human(jwt: &DecodedJwt, now: i64) -> String {
     out.push_str("Header:\n");
     out.push_str(&pretty(&jwt.header));
     out.push_str("\nClaims:\n");
-    out.push_str(&pretty(&jwt.claims));
+    out.push_str(&pretty(jwt.claims()));
     out.push('\n');
     let times = time_claims(jwt, now);
     if !times.is_empty() {
@@ -303,13 +435,13 @@ pub fn render_json(jwt: &DecodedJwt, now: i64) -> Value {
         );
     }
     let expired = jwt
-        .claims
+        .claims()
         .get("exp")
         .and_then(numeric_date)
         .map(|exp| exp <= now);
     serde_json::json!({
         "header": jwt.header,
-        "claims": jwt.claims,
+        "claims": jwt.claims(),
         "times": times,
         "expired": expired,
         "signature_bytes": jwt.signature.len(),
@@ -382,6 +514,72 @@ mod tests {
             decode("e30=.e30.c2ln"),
             Err(JwtError::Base64(Segment::Header))
         );
+    }
+
+    #[test]
+    fn checked_claims_are_read_and_the_rest_is_kept_for_later() {
+        let claims = serde_json::json!({
+            "iss": "https://issuer.example", "sub": null, "aud": ["a", "b"], "exp": 10,
+            "kubernetes.io": {"namespace": "ns", "pod": {"name": "p", "uid": "u"}},
+            crate::verifier::ROLES_CLAIM: "arn:aws:iam::1:role/r",
+            crate::verifier::TAGS_CLAIM: {"principal_tags": {}},
+            crate::verifier::SOURCE_IDENTITY_CLAIM: "me",
+            crate::verifier::STS_CLAIMS_NAMESPACE: null,
+        });
+        let d = decode(&token(&serde_json::json!({"alg": "RS256"}), &claims)).unwrap();
+        let checked = d.checked();
+        assert_eq!(d.issuer(), Some("https://issuer.example"));
+        // A null claim is present (and wrong), not missing.
+        assert_eq!(checked.sub, Some(Value::Null));
+        assert_eq!(checked.aud, Some(serde_json::json!(["a", "b"])));
+        assert_eq!(checked.exp, Some(serde_json::json!(10)));
+        assert_eq!(checked.nbf, None);
+        // The serde names are the constants the verifier documents.
+        assert_eq!(checked.roles, Some(serde_json::json!("arn:aws:iam::1:role/r")));
+        assert_eq!(checked.tags, Some(serde_json::json!({"principal_tags": {}})));
+        assert_eq!(checked.source_identity, Some(serde_json::json!("me")));
+        assert!(checked.sts_namespace);
+        // Every claim, nested ones included, is still there for tools.
+        assert_eq!(&Value::Object(d.claims().clone()), &claims);
+        assert_eq!(d.claim_str("kubernetes.io"), None);
+        assert_eq!(d.claims()["kubernetes.io"]["pod"]["uid"], "u");
+    }
+
+    #[test]
+    fn claims_that_are_not_one_object_or_repeat_a_checked_claim_are_malformed() {
+        let h = b64url(br#"{"alg":"RS256"}"#);
+        for (claims, want) in [
+            ("[1,2]", Some(JwtError::NotObject(Segment::Claims))),
+            ("\"sub\"", Some(JwtError::NotObject(Segment::Claims))),
+            ("{\"sub\":", None),
+            ("{\"sub\":\"a\"} x", None),
+            // Which `sub` would have been checked? Neither.
+            (r#"{"sub":"a","sub":"b"}"#, None),
+        ] {
+            let got = decode(&format!("{h}.{}.c2ln", b64url(claims.as_bytes()))).unwrap_err();
+            match want {
+                Some(want) => assert_eq!(got, want, "{claims}"),
+                None => assert!(
+                    matches!(got, JwtError::Json { segment: Segment::Claims, .. }),
+                    "{claims}: {got:?}"
+                ),
+            }
+        }
+        // Repeated claims that are not checked keep JSON's last-one-wins.
+        let d = decode(&format!(
+            "{h}.{}.c2ln",
+            b64url(br#"{"jti":"a","jti":"b"}"#)
+        ))
+        .unwrap();
+        assert_eq!(d.claim_str("jti"), Some("b"));
+        assert!(!d.checked().sts_namespace);
+        // A name is matched after JSON unescaping: `\/` cannot hide it.
+        let d = decode(&format!(
+            "{h}.{}.c2ln",
+            b64url(br#"{"https:\/\/sts.amazonaws.com\/":{}}"#)
+        ))
+        .unwrap();
+        assert!(d.checked().sts_namespace);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const ROLES_CLAIM: &str = "https://aws.amazon.com/roles";
 pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 /// Claim carrying the source identity.
 pub const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+/// Object claim AWS STS puts in the tokens it mints (GetWebIdentityToken).
+pub const STS_CLAIMS_NAMESPACE: &str = "https://sts.amazonaws.com/";
 /// `iss` of legacy (secret-based, non-expiring) Kubernetes tokens.
 pub const LEGACY_K8S_ISSUER: &str = "kubernetes/serviceaccount";
 
@@ -232,10 +234,11 @@ pub struct VerifiedToken {
     expires_at: i64,
     issued_at: Option<i64>,
     not_before: Option<i64>,
-    claims: Arc<Map<String, Value>>,
+    claims: Arc<jwt::ClaimsJson>,
     roles: Option<Vec<String>>,
     tags: Option<Value>,
     source_identity: Option<String>,
+    has_sts_claims: bool,
     kid: Option<String>,
     alg: Alg,
 }
@@ -284,8 +287,9 @@ impl VerifiedToken {
     pub fn not_before(&self) -> Option<i64> {
         self.not_before
     }
+    /// Every claim of the token (built on first call).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.claims.map()
     }
     /// `https://aws.amazon.com/roles`, when present.
     pub fn roles(&self) -> Option<&[String]> {
@@ -302,6 +306,11 @@ impl VerifiedToken {
     }
     pub fn source_identity(&self) -> Option<&str> {
         self.source_identity.as_deref()
+    }
+    /// Whether the token has the [`STS_CLAIMS_NAMESPACE`] claim, as tokens
+    /// minted by GetWebIdentityToken do.
+    pub fn has_sts_claims(&self) -> bool {
+        self.has_sts_claims
     }
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
@@ -421,15 +430,6 @@ fn fetch_error(what: &str, url: &str, e: &FetchError) -> VerifyError {
     }
 }
 
-fn numeric_date(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().and_then(crate::jwt::f64_to_seconds)),
-        _ => None,
-    }
-}
-
 /// A claim that is a string or an array of strings.
 fn string_or_array(v: &Value) -> Option<Vec<String>> {
     match v {
@@ -513,10 +513,8 @@ impl OidcVerifier {
         })?;
         let alg = Alg::parse(alg_name)
             .map_err(|m| VerifyError::invalid(ErrorKind::UnsupportedAlgorithm, m))?;
-        let claims = jwt.claims();
-
         // Issuer first: it decides whose keys to fetch.
-        let iss = match claims.get("iss") {
+        let iss = match &jwt.checked().iss {
             None => {
                 return Err(VerifyError::invalid(
                     ErrorKind::MissingClaim,
@@ -623,23 +621,23 @@ impl OidcVerifier {
         let now = cfg.clock.unix_seconds();
         let skew = i64::try_from(cfg.clock_skew.as_secs()).unwrap_or(i64::MAX);
         let kid = jwt.kid().map(str::to_owned);
-        let claims = jwt.claims();
+        let claims = jwt.checked();
         let invalid_claim = |name: &str, what: &str| {
             VerifyError::invalid(
                 ErrorKind::InvalidClaim,
                 format!("Invalid claim: {name} {what}"),
             )
         };
-        let time_claim = |name: &str| -> Result<Option<i64>, VerifyError> {
-            match claims.get(name) {
+        let time_claim = |name: &str, claim: &Option<Value>| -> Result<Option<i64>, VerifyError> {
+            match claim {
                 None => Ok(None),
-                Some(v) => numeric_date(v)
+                Some(v) => jwt::numeric_date(v)
                     .map(Some)
                     .ok_or_else(|| invalid_claim(name, "must be a number")),
             }
         };
 
-        let exp = time_claim("exp")?.ok_or_else(|| {
+        let exp = time_claim("exp", &claims.exp)?.ok_or_else(|| {
             VerifyError::invalid(ErrorKind::MissingClaim, "Missing a required claim: exp")
         })?;
         if now >= exp.saturating_add(skew) {
@@ -651,7 +649,7 @@ impl OidcVerifier {
                 ),
             ));
         }
-        let nbf = time_claim("nbf")?;
+        let nbf = time_claim("nbf", &claims.nbf)?;
         if let Some(nbf) = nbf {
             if nbf > now.saturating_add(skew) {
                 return Err(VerifyError::invalid(
@@ -660,7 +658,7 @@ impl OidcVerifier {
                 ));
             }
         }
-        let iat = time_claim("iat")?;
+        let iat = time_claim("iat", &claims.iat)?;
         if let Some(iat) = iat {
             if iat > now.saturating_add(skew) {
                 return Err(VerifyError::invalid(
@@ -670,7 +668,7 @@ impl OidcVerifier {
             }
         }
 
-        let audiences = match claims.get("aud") {
+        let audiences = match &claims.aud {
             None => {
                 return Err(VerifyError::invalid(
                     ErrorKind::MissingClaim,
@@ -688,7 +686,7 @@ impl OidcVerifier {
                 VerifyError::invalid(ErrorKind::AudienceMismatch, "Incorrect token audience")
             })?;
 
-        let subject = match claims.get("sub") {
+        let subject = match &claims.sub {
             None => {
                 return Err(VerifyError::invalid(
                     ErrorKind::MissingClaim,
@@ -698,28 +696,28 @@ impl OidcVerifier {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => return Err(invalid_claim("sub", "must be a non-empty string")),
         };
-        let amr = match claims.get("amr") {
+        let amr = match &claims.amr {
             None => Vec::new(),
             Some(v) => string_or_array(v)
                 .ok_or_else(|| invalid_claim("amr", "must be a string or an array of strings"))?,
         };
-        let azp = match claims.get("azp") {
+        let azp = match &claims.azp {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(invalid_claim("azp", "must be a string")),
         };
-        let roles = match claims.get(ROLES_CLAIM) {
+        let roles = match &claims.roles {
             None => None,
             Some(v) => Some(string_or_array(v).ok_or_else(|| {
                 invalid_claim(ROLES_CLAIM, "must be a role ARN or an array of role ARNs")
             })?),
         };
-        let source_identity = match claims.get(SOURCE_IDENTITY_CLAIM) {
+        let source_identity = match &claims.source_identity {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(invalid_claim(SOURCE_IDENTITY_CLAIM, "must be a string")),
         };
-        let tags = claims.get(TAGS_CLAIM).cloned();
+        let tags = claims.tags.clone();
         let claims = Arc::clone(jwt.shared_claims());
         Ok(VerifiedToken {
             issuer: provider.issuer_url.clone(),
@@ -735,6 +733,7 @@ impl OidcVerifier {
             roles,
             tags,
             source_identity,
+            has_sts_claims: jwt.checked().sts_namespace,
             kid,
             alg,
         })
@@ -1015,8 +1014,8 @@ mod tests {
 
     #[test]
     fn claim_helpers() {
-        assert_eq!(numeric_date(&serde_json::json!(12.9)), Some(12));
-        assert_eq!(numeric_date(&serde_json::json!("12")), None);
+        assert_eq!(jwt::numeric_date(&serde_json::json!(12.9)), Some(12));
+        assert_eq!(jwt::numeric_date(&serde_json::json!("12")), None);
         assert_eq!(
             string_or_array(&serde_json::json!(["a", "b"])),
             Some(vec!["a".to_owned(), "b".to_owned()])
