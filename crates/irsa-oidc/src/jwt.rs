@@ -535,8 +535,14 @@ mod tests {
         assert_eq!(checked.exp, Some(serde_json::json!(10)));
         assert_eq!(checked.nbf, None);
         // The serde names are the constants the verifier documents.
-        assert_eq!(checked.roles, Some(serde_json::json!("arn:aws:iam::1:role/r")));
-        assert_eq!(checked.tags, Some(serde_json::json!({"principal_tags": {}})));
+        assert_eq!(
+            checked.roles,
+            Some(serde_json::json!("arn:aws:iam::1:role/r"))
+        );
+        assert_eq!(
+            checked.tags,
+            Some(serde_json::json!({"principal_tags": {}}))
+        );
         assert_eq!(checked.source_identity, Some(serde_json::json!("me")));
         assert!(checked.sts_namespace);
         // Every claim, nested ones included, is still there for tools.
@@ -560,17 +566,19 @@ mod tests {
             match want {
                 Some(want) => assert_eq!(got, want, "{claims}"),
                 None => assert!(
-                    matches!(got, JwtError::Json { segment: Segment::Claims, .. }),
+                    matches!(
+                        got,
+                        JwtError::Json {
+                            segment: Segment::Claims,
+                            ..
+                        }
+                    ),
                     "{claims}: {got:?}"
                 ),
             }
         }
         // Repeated claims that are not checked keep JSON's last-one-wins.
-        let d = decode(&format!(
-            "{h}.{}.c2ln",
-            b64url(br#"{"jti":"a","jti":"b"}"#)
-        ))
-        .unwrap();
+        let d = decode(&format!("{h}.{}.c2ln", b64url(br#"{"jti":"a","jti":"b"}"#))).unwrap();
         assert_eq!(d.claim_str("jti"), Some("b"));
         assert!(!d.checked().sts_namespace);
         // A name is matched after JSON unescaping: `\/` cannot hide it.

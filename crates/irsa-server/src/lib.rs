@@ -190,12 +190,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/", get(aws::handle).post(aws::handle))
-        // 503 lets SDKs retry a request that took too long (slow store, slow issuer).
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(axum::middleware::from_fn(middleware::request_context))
+        // Request ids, spans, and 503 for a request that took too long
+        // (slow store, slow issuer): SDKs retry that.
+        .layer(middleware::RequestContextLayer::new(timeout))
         .with_state(state)
 }
 
