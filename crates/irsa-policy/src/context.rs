@@ -1,6 +1,7 @@
 //! The request being authorized: who, what, on which resource, with which
 //! condition keys, when.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -253,10 +254,9 @@ pub struct RequestContext {
     resource: String,
     now: OffsetDateTime,
     /// Keys are lower-cased: condition key names are case-insensitive.
-    /// A small vector beats hashing for the dozen keys a request carries.
-    keys: Vec<(Box<str>, ContextValues)>,
-    /// Keys this crate filled in itself (not reported as "given" in traces).
-    derived: Vec<Box<str>>,
+    /// A small vector beats hashing for the dozen keys a request carries;
+    /// the `aws:` keys filled in here borrow their static names.
+    keys: Vec<(Cow<'static, str>, ContextValues)>,
 }
 
 impl RequestContext {
@@ -275,8 +275,7 @@ impl RequestContext {
             action,
             resource: resource.into(),
             now,
-            keys: Vec::new(),
-            derived: Vec::new(),
+            keys: Vec::with_capacity(16),
             principal,
         };
         let now_utc = now.to_offset(time::UtcOffset::UTC);
@@ -285,20 +284,24 @@ impl RequestContext {
             .unwrap_or_default();
         ctx.derive("aws:currenttime", current);
         ctx.derive("aws:epochtime", now.unix_timestamp().to_string());
-        let p = ctx.principal.clone();
+        let p = &ctx.principal;
+        let mut derived: [Option<(&'static str, String)>; 5] = Default::default();
         if p.kind.is_account_principal() {
-            let principal_arn = p.role_arn.clone().unwrap_or_else(|| p.arn.clone());
-            ctx.derive("aws:principalarn", principal_arn);
-            ctx.derive("aws:principalaccount", p.account.clone());
+            let principal_arn = p.role_arn.as_ref().unwrap_or(&p.arn);
+            derived[0] = Some(("aws:principalarn", principal_arn.clone()));
+            derived[1] = Some(("aws:principalaccount", p.account.clone()));
         }
         if let Some(t) = p.kind.principal_type() {
-            ctx.derive("aws:principaltype", t.to_owned());
+            derived[2] = Some(("aws:principaltype", t.to_owned()));
         }
-        if let Some(name) = p.user_name {
-            ctx.derive("aws:username", name);
+        if let Some(name) = &p.user_name {
+            derived[3] = Some(("aws:username", name.clone()));
         }
-        if let Some(id) = p.user_id {
-            ctx.derive("aws:userid", id);
+        if let Some(id) = &p.user_id {
+            derived[4] = Some(("aws:userid", id.clone()));
+        }
+        for (key, value) in derived.into_iter().flatten() {
+            ctx.derive(key, value);
         }
         ctx
     }
@@ -313,12 +316,12 @@ impl RequestContext {
         Self::new(principal, action, resource, clock.now_utc())
     }
 
-    fn derive(&mut self, key: &str, value: String) {
-        self.put(key.into(), ContextValues::single(value));
-        self.derived.push(key.into());
+    /// A key this crate fills in (`key` is lower-case already).
+    fn derive(&mut self, key: &'static str, value: String) {
+        self.put(Cow::Borrowed(key), ContextValues::single(value));
     }
 
-    fn put(&mut self, key_lc: Box<str>, values: ContextValues) {
+    fn put(&mut self, key_lc: Cow<'static, str>, values: ContextValues) {
         match self.keys.iter_mut().find(|(k, _)| *k == key_lc) {
             Some(slot) => slot.1 = values,
             None => self.keys.push((key_lc, values)),
@@ -327,9 +330,7 @@ impl RequestContext {
 
     /// Set a condition key (case-insensitive name), replacing any value.
     pub fn insert(&mut self, key: &str, values: impl Into<ContextValues>) {
-        let lc: Box<str> = key.to_lowercase().into();
-        self.derived.retain(|d| *d != lc);
-        self.put(lc, values.into());
+        self.put(Cow::Owned(key.to_lowercase()), values.into());
     }
 
     /// Builder form of [`insert`](Self::insert).
@@ -343,7 +344,6 @@ impl RequestContext {
     pub fn remove(&mut self, key: &str) {
         let lc = key.to_lowercase();
         self.keys.retain(|(k, _)| **k != *lc);
-        self.derived.retain(|d| **d != *lc);
     }
 
     /// The values of a key, looked up case-insensitively.
