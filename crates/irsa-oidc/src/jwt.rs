@@ -55,15 +55,28 @@ pub enum JwtError {
 /// A JWS split and decoded, not verified.
 #[derive(Clone, PartialEq)]
 pub struct DecodedJwt {
-    header: Map<String, Value>,
+    /// The header members the verifier reads.
+    checked_header: CheckedHeader,
+    /// The whole header, as a map built on first use (tools, explanations).
+    header: JsonObject,
     /// The claims irsa checks, read when the token is decoded.
     checked: CheckedClaims,
     /// Every claim, as a map built on first use (tools, explanations).
     /// Shared with the [`crate::VerifiedToken`] made from it (no copy).
-    claims: Arc<ClaimsJson>,
+    claims: Arc<JsonObject>,
     signature: Vec<u8>,
     /// `BASE64URL(header) "." BASE64URL(claims)`: the bytes the signature covers.
     signing_input: String,
+}
+
+/// The header members the verifier reads (see [`CheckedClaims`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+struct CheckedHeader {
+    #[serde(deserialize_with = "present")]
+    alg: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    kid: Option<Value>,
 }
 
 /// The claims the verifier and STS read, taken from the claims JSON in one
@@ -118,14 +131,14 @@ fn seen<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
     <serde::de::IgnoredAny as serde::Deserialize>::deserialize(deserializer).map(|_| true)
 }
 
-/// The claims segment as JSON text, and the map of every claim built from
-/// it when first asked for: the verifier never needs it.
-pub(crate) struct ClaimsJson {
+/// A header or claims segment as JSON text, and the map of all its members
+/// built from it when first asked for: the verifier never needs it.
+pub(crate) struct JsonObject {
     json: Box<str>,
     map: std::sync::OnceLock<Map<String, Value>>,
 }
 
-impl ClaimsJson {
+impl JsonObject {
     fn new(json: Box<str>) -> Self {
         Self {
             json,
@@ -141,7 +154,7 @@ impl ClaimsJson {
     }
 }
 
-impl Clone for ClaimsJson {
+impl Clone for JsonObject {
     fn clone(&self) -> Self {
         Self {
             json: self.json.clone(),
@@ -150,7 +163,7 @@ impl Clone for ClaimsJson {
     }
 }
 
-impl PartialEq for ClaimsJson {
+impl PartialEq for JsonObject {
     fn eq(&self, other: &Self) -> bool {
         self.json == other.json
     }
@@ -160,15 +173,16 @@ impl PartialEq for ClaimsJson {
 impl fmt::Debug for DecodedJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DecodedJwt")
-            .field("header", &self.header)
+            .field("header", self.header.map())
             .field("claims", &format_args!("{} bytes", self.claims.json.len()))
             .finish_non_exhaustive()
     }
 }
 
 impl DecodedJwt {
+    /// The whole header (built on first call).
     pub fn header(&self) -> &Map<String, Value> {
-        &self.header
+        self.header.map()
     }
     /// Every claim (built on first call).
     pub fn claims(&self) -> &Map<String, Value> {
@@ -179,7 +193,7 @@ impl DecodedJwt {
         &self.checked
     }
     /// The claims, shared.
-    pub(crate) fn shared_claims(&self) -> &Arc<ClaimsJson> {
+    pub(crate) fn shared_claims(&self) -> &Arc<JsonObject> {
         &self.claims
     }
     pub fn signature(&self) -> &[u8] {
@@ -190,11 +204,11 @@ impl DecodedJwt {
     }
     /// The header's `alg`, if it is a string.
     pub fn alg(&self) -> Option<&str> {
-        self.header.get("alg").and_then(Value::as_str)
+        self.checked_header.alg.as_ref().and_then(Value::as_str)
     }
     /// The header's `kid`, if it is a string.
     pub fn kid(&self) -> Option<&str> {
-        self.header.get("kid").and_then(Value::as_str)
+        self.checked_header.kid.as_ref().and_then(Value::as_str)
     }
     /// `iss`, if it is a string.
     pub fn issuer(&self) -> Option<&str> {
@@ -223,14 +237,15 @@ pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
     if parts.len() != 3 {
         return Err(JwtError::Segments(parts.len()));
     }
-    let header = decode_object(parts[0], Segment::Header)?;
-    let (checked, claims) = decode_claims(parts[1])?;
+    let (checked_header, header) = decode_checked(parts[0], Segment::Header)?;
+    let (checked, claims) = decode_checked(parts[1], Segment::Claims)?;
     let signature = decode_b64(parts[2], Segment::Signature)?;
     let signing_input_len = parts[0].len() + 1 + parts[1].len();
     Ok(DecodedJwt {
-        header,
+        checked_header,
+        header: JsonObject::new(header),
         checked,
-        claims: Arc::new(ClaimsJson::new(claims)),
+        claims: Arc::new(JsonObject::new(claims)),
         signature,
         signing_input: token[..signing_input_len].to_owned(),
     })
@@ -249,33 +264,28 @@ fn decode_text(segment: &str, which: Segment) -> Result<String, JwtError> {
     String::from_utf8(decode_b64(segment, which)?).map_err(|_| JwtError::Utf8(which))
 }
 
-fn decode_object(segment: &str, which: Segment) -> Result<Map<String, Value>, JwtError> {
+/// A header or claims segment: the members `T` reads, and the JSON text
+/// for the map of all members. Errors say whether the segment is not JSON
+/// or JSON that is not an object.
+fn decode_checked<T: serde::de::DeserializeOwned>(
+    segment: &str,
+    which: Segment,
+) -> Result<(T, Box<str>), JwtError> {
     let text = decode_text(segment, which)?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(JwtError::NotObject(which)),
-        Err(e) => Err(json_error(which, &e)),
-    }
-}
-
-/// The claims segment: its checked claims and its JSON text. Errors are the
-/// ones [`decode_object`] gives.
-fn decode_claims(segment: &str) -> Result<(CheckedClaims, Box<str>), JwtError> {
-    let text = decode_text(segment, Segment::Claims)?;
     // serde reads a struct from a JSON array too: only an object goes to
-    // the typed parse; anything else gets the header's errors.
+    // the typed parse.
     if !text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .starts_with('{')
     {
         return match serde_json::from_str::<Value>(&text) {
-            Ok(_) => Err(JwtError::NotObject(Segment::Claims)),
-            Err(e) => Err(json_error(Segment::Claims, &e)),
+            Ok(_) => Err(JwtError::NotObject(which)),
+            Err(e) => Err(json_error(which, &e)),
         };
     }
-    match serde_json::from_str::<CheckedClaims>(&text) {
+    match serde_json::from_str::<T>(&text) {
         Ok(checked) => Ok((checked, text.into_boxed_str())),
-        Err(e) => Err(json_error(Segment::Claims, &e)),
+        Err(e) => Err(json_error(which, &e)),
     }
 }
 
@@ -405,7 +415,7 @@ pub fn render_human(jwt: &DecodedJwt, now: i64) -> String {
     };
     let mut out = String::new();
     out.push_str("Header:\n");
-    out.push_str(&pretty(&jwt.header));
+    out.push_str(&pretty(jwt.header()));
     out.push_str("\nClaims:\n");
     out.push_str(&pretty(jwt.claims()));
     out.push('\n');
@@ -440,7 +450,7 @@ pub fn render_json(jwt: &DecodedJwt, now: i64) -> Value {
         .and_then(numeric_date)
         .map(|exp| exp <= now);
     serde_json::json!({
-        "header": jwt.header,
+        "header": jwt.header(),
         "claims": jwt.claims(),
         "times": times,
         "expired": expired,
@@ -474,6 +484,26 @@ mod tests {
         assert_eq!(d.signature(), b"sig");
         let dot2 = t.rfind('.').unwrap();
         assert_eq!(d.signing_input(), &t.as_bytes()[..dot2]);
+        assert_eq!(d.header()["kid"], "k1");
+        // A header member of the wrong type is not there for the verifier,
+        // but tools still show it.
+        let odd = token(
+            &serde_json::json!({"alg": 256, "typ": "JWT"}),
+            &serde_json::json!({}),
+        );
+        let d = decode(&odd).unwrap();
+        assert_eq!(d.alg(), None);
+        assert_eq!(d.header()["alg"], 256);
+        assert_eq!(d.header()["typ"], "JWT");
+        // Which alg would have been used? Neither.
+        let twice = format!("{}.e30.c2ln", b64url(br#"{"alg":"none","alg":"RS256"}"#));
+        assert!(matches!(
+            decode(&twice),
+            Err(JwtError::Json {
+                segment: Segment::Header,
+                ..
+            })
+        ));
     }
 
     #[test]

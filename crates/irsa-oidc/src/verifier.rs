@@ -234,7 +234,7 @@ pub struct VerifiedToken {
     expires_at: i64,
     issued_at: Option<i64>,
     not_before: Option<i64>,
-    claims: Arc<jwt::ClaimsJson>,
+    claims: Arc<jwt::JsonObject>,
     roles: Option<Vec<String>>,
     tags: Option<Value>,
     source_identity: Option<String>,
