@@ -102,3 +102,101 @@ mod tests {
         assert!(SystemClock.unix_seconds() > 1_704_067_200);
     }
 }
+
+/// Writes `at` in UTC as `YYYY-MM-DDTHH:MM:SSZ`, or with `micros` as
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the shape of AWS response timestamps and
+/// of log lines. Digits are written straight into a buffer: this runs for
+/// every response and every log line, and `fmt`'s padding machinery cost
+/// more than the rest of the line. Years outside 0..=9999 take `fmt`.
+pub fn write_utc_timestamp(
+    out: &mut impl fmt::Write,
+    at: OffsetDateTime,
+    micros: bool,
+) -> fmt::Result {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let Ok(year) = u32::try_from(at.year()) else {
+        return write_utc_timestamp_slow(out, at, micros);
+    };
+    if year > 9999 {
+        return write_utc_timestamp_slow(out, at, micros);
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for slot in buf[at..at + width].iter_mut().rev() {
+            // A digit: `value % 10` is below 10.
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, u32::from(u8::from(at.month())));
+    put(8, 2, u32::from(at.day()));
+    put(11, 2, u32::from(at.hour()));
+    put(14, 2, u32::from(at.minute()));
+    put(17, 2, u32::from(at.second()));
+    let text: &[u8] = if micros {
+        put(20, 6, at.microsecond());
+        &buf
+    } else {
+        buf[19] = b'Z';
+        &buf[..20]
+    };
+    // Only ASCII digits and separators were written.
+    out.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
+}
+
+fn write_utc_timestamp_slow(
+    out: &mut impl fmt::Write,
+    at: OffsetDateTime,
+    micros: bool,
+) -> fmt::Result {
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )?;
+    if micros {
+        write!(out, ".{:06}", at.microsecond())?;
+    }
+    out.write_char('Z')
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(at: OffsetDateTime, micros: bool) -> String {
+        let mut out = String::new();
+        write_utc_timestamp(&mut out, at, micros).unwrap();
+        out
+    }
+
+    #[test]
+    fn seconds_and_microseconds() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_764_950_405_123_456_789).unwrap();
+        assert_eq!(written(at, false), "2025-12-05T16:00:05Z");
+        assert_eq!(written(at, true), "2025-12-05T16:00:05.123456Z");
+        let offset = at.to_offset(time::UtcOffset::from_hms(5, 30, 0).unwrap());
+        assert_eq!(written(offset, false), "2025-12-05T16:00:05Z");
+        let epoch = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(written(epoch, true), "1970-01-01T00:00:00.000000Z");
+    }
+
+    proptest! {
+        /// The digit writer agrees with `fmt` everywhere `time` can go,
+        /// including the years it hands to `fmt`.
+        #[test]
+        fn agrees_with_fmt(nanos in -377_705_116_800_000_000_000i128..253_402_300_799_999_999_999i128, micros: bool) {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let mut slow = String::new();
+            write_utc_timestamp_slow(&mut slow, at, micros).unwrap();
+            prop_assert_eq!(written(at, micros), slow);
+        }
+    }
+}

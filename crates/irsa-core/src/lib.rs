@@ -11,7 +11,7 @@ mod secret;
 
 pub use account::{AccountId, InvalidAccountId};
 pub use arn::{Arn, ArnError};
-pub use clock::{Clock, SharedClock, SystemClock, TestClock};
+pub use clock::{write_utc_timestamp, Clock, SharedClock, SystemClock, TestClock};
 pub use id::{generate_id, generate_secret_access_key, is_valid_id, IdPrefix};
 pub use request_id::UniqueRequestId;
 pub use secret::{SecretBytes, SecretString};

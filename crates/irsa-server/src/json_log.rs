@@ -13,12 +13,12 @@
 
 use std::fmt::{self, Write as _};
 
+use irsa_core::{Clock as _, SystemClock};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -71,7 +71,7 @@ where
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
 
         writer.write_str("{\"timestamp\":\"")?;
-        SystemTime.format_time(&mut writer)?;
+        irsa_core::write_utc_timestamp(&mut writer, SystemClock.now_utc(), true)?;
         writer.write_str("\",\"level\":\"")?;
         writer.write_str(meta.level().as_str())?;
         writer.write_char('"')?;

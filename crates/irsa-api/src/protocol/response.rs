@@ -10,6 +10,7 @@
 
 use irsa_core::SecretString;
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 use time::OffsetDateTime;
 
 use crate::Service;
@@ -167,16 +168,14 @@ impl ResponseFormat {
 
 /// Formats a timestamp as AWS does in XML: `2026-11-23T14:00:00Z`.
 pub fn format_timestamp(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    let mut out = String::with_capacity(20);
+    push_timestamp(&mut out, at);
+    out
+}
+
+fn push_timestamp(out: &mut String, at: OffsetDateTime) {
+    // Writing to a String cannot fail.
+    let _ = irsa_core::write_utc_timestamp(out, at, false);
 }
 
 /// Escapes text for XML element content and attribute values. Tab, LF and
@@ -283,9 +282,12 @@ fn write_xml(out: &mut String, name: &str, node: &Node) {
     match node {
         Node::Str(s) => push_xml_escaped(out, s),
         Node::Secret(s) => push_xml_escaped(out, s.expose()),
-        Node::Int(i) => out.push_str(&i.to_string()),
+        Node::Int(i) => {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{i}");
+        }
         Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Node::Timestamp(t) => out.push_str(&format_timestamp(*t)),
+        Node::Timestamp(t) => push_timestamp(out, *t),
         Node::Struct(members) => {
             for (member, value) in members {
                 write_xml(out, member, value);
