@@ -620,6 +620,65 @@ mod tests {
         assert!(d.checked().sts_namespace);
     }
 
+    proptest::proptest! {
+        /// What the verifier reads in its typed pass is what the map of
+        /// every member says, for any mix of members, value types and
+        /// repeats; decoding fails only when a member it reads repeats.
+        #[test]
+        fn the_typed_pass_agrees_with_the_map(
+            members in proptest::collection::vec((0..MEMBER_NAMES.len(), 0..MEMBER_VALUES.len()), 0..8)
+        ) {
+            let object = format!(
+                "{{{}}}",
+                members
+                    .iter()
+                    .map(|&(n, v)| format!("{:?}:{}", MEMBER_NAMES[n], MEMBER_VALUES[v]))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            // The same object as header and as claims.
+            let segment = b64url(object.as_bytes());
+            let token = format!("{segment}.{segment}.c2ln");
+            let read_twice = |names: &[&str]| {
+                names.iter().any(|name| {
+                    members.iter().filter(|&&(n, _)| MEMBER_NAMES[n] == *name).count() > 1
+                })
+            };
+            match decode(&token) {
+                Ok(d) => {
+                    let str_member = |map: &Map<String, Value>, name: &str| {
+                        map.get(name).and_then(Value::as_str).map(str::to_owned)
+                    };
+                    proptest::prop_assert_eq!(d.alg().map(str::to_owned), str_member(d.header(), "alg"));
+                    proptest::prop_assert_eq!(d.kid().map(str::to_owned), str_member(d.header(), "kid"));
+                    proptest::prop_assert_eq!(d.issuer().map(str::to_owned), str_member(d.claims(), "iss"));
+                    proptest::prop_assert_eq!(&d.checked().sub, &d.claims().get("sub").cloned());
+                    proptest::prop_assert_eq!(&d.checked().aud, &d.claims().get("aud").cloned());
+                    proptest::prop_assert_eq!(
+                        d.checked().sts_namespace,
+                        d.claims().contains_key(crate::verifier::STS_CLAIMS_NAMESPACE)
+                    );
+                }
+                Err(e) => {
+                    proptest::prop_assert!(matches!(e, JwtError::Json { .. }), "{e:?}");
+                    proptest::prop_assert!(read_twice(&["alg", "kid", "iss", "sub", "aud", crate::verifier::STS_CLAIMS_NAMESPACE]), "{object}");
+                }
+            }
+        }
+    }
+
+    const MEMBER_NAMES: [&str; 8] = [
+        "iss",
+        "sub",
+        "alg",
+        "kid",
+        "aud",
+        "jti",
+        "x",
+        "https://sts.amazonaws.com/",
+    ];
+    const MEMBER_VALUES: [&str; 7] = ["\"a\"", "\"b\"", "1", "null", "[\"a\"]", "{}", "true"];
+
     #[test]
     fn humanized_relative_times() {
         assert_eq!(relative_time("exp", 1000 + 59 * 60, 1000), "expires in 59m");
