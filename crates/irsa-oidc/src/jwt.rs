@@ -133,6 +133,7 @@ fn seen<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
 
 /// A header or claims segment as JSON text, and the map of all its members
 /// built from it when first asked for: the verifier never needs it.
+#[derive(Clone)]
 pub(crate) struct JsonObject {
     json: Box<str>,
     map: std::sync::OnceLock<Map<String, Value>>,
@@ -151,15 +152,6 @@ impl JsonObject {
         // again cannot fail; an empty map is the unreachable fallback.
         self.map
             .get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
-    }
-}
-
-impl Clone for JsonObject {
-    fn clone(&self) -> Self {
-        Self {
-            json: self.json.clone(),
-            map: self.map.clone(),
-        }
     }
 }
 

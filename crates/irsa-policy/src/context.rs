@@ -269,41 +269,41 @@ impl RequestContext {
         resource: impl Into<String>,
         now: OffsetDateTime,
     ) -> Self {
-        let action = action.into();
-        let mut ctx = Self {
-            action_lc: action.to_lowercase(),
-            action,
-            resource: resource.into(),
-            now,
-            keys: Vec::with_capacity(16),
-            principal,
+        // The keys filled in here: distinct static names, lower-case already.
+        let mut keys: Vec<(Cow<'static, str>, ContextValues)> = Vec::with_capacity(16);
+        let mut derive = |key: &'static str, value: String| {
+            keys.push((Cow::Borrowed(key), ContextValues::single(value)));
         };
         let now_utc = now.to_offset(time::UtcOffset::UTC);
         let current = now_utc
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        ctx.derive("aws:currenttime", current);
-        ctx.derive("aws:epochtime", now.unix_timestamp().to_string());
-        let p = &ctx.principal;
-        let mut derived: [Option<(&'static str, String)>; 5] = Default::default();
+        derive("aws:currenttime", current);
+        derive("aws:epochtime", now.unix_timestamp().to_string());
+        let p = &principal;
         if p.kind.is_account_principal() {
             let principal_arn = p.role_arn.as_ref().unwrap_or(&p.arn);
-            derived[0] = Some(("aws:principalarn", principal_arn.clone()));
-            derived[1] = Some(("aws:principalaccount", p.account.clone()));
+            derive("aws:principalarn", principal_arn.clone());
+            derive("aws:principalaccount", p.account.clone());
         }
         if let Some(t) = p.kind.principal_type() {
-            derived[2] = Some(("aws:principaltype", t.to_owned()));
+            derive("aws:principaltype", t.to_owned());
         }
         if let Some(name) = &p.user_name {
-            derived[3] = Some(("aws:username", name.clone()));
+            derive("aws:username", name.clone());
         }
         if let Some(id) = &p.user_id {
-            derived[4] = Some(("aws:userid", id.clone()));
+            derive("aws:userid", id.clone());
         }
-        for (key, value) in derived.into_iter().flatten() {
-            ctx.derive(key, value);
+        let action = action.into();
+        Self {
+            action_lc: action.to_lowercase(),
+            action,
+            resource: resource.into(),
+            now,
+            keys,
+            principal,
         }
-        ctx
     }
 
     /// A context at the clock's current time.
@@ -314,11 +314,6 @@ impl RequestContext {
         clock: &dyn Clock,
     ) -> Self {
         Self::new(principal, action, resource, clock.now_utc())
-    }
-
-    /// A key this crate fills in (`key` is lower-case already).
-    fn derive(&mut self, key: &'static str, value: String) {
-        self.put(Cow::Borrowed(key), ContextValues::single(value));
     }
 
     fn put(&mut self, key_lc: Cow<'static, str>, values: ContextValues) {

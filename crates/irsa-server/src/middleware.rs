@@ -60,7 +60,7 @@ pub struct RequestContext<S> {
 
 impl<S> Service<Request> for RequestContext<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -89,17 +89,14 @@ where
             let _entered = span.enter();
             self.inner.call(request)
         };
-        let deadline = started + self.timeout;
+        let timeout = self.timeout;
         Box::pin(
             async move {
-                let mut response = match finish_by(future, deadline).await {
+                let mut response = match finish_by(future, started + timeout).await {
                     Some(Ok(response)) => response,
                     Some(Err(never)) => match never {},
                     None => {
-                        tracing::warn!(
-                            timeout_ms = (deadline - started).as_millis(),
-                            "request timed out"
-                        );
+                        tracing::warn!(timeout_ms = timeout.as_millis(), "request timed out");
                         StatusCode::SERVICE_UNAVAILABLE.into_response()
                     }
                 };
